@@ -1,0 +1,1 @@
+//! Derive macros for typed-ws. Use them through `typed_ws` (feature `macros`).
