@@ -1,1 +1,109 @@
-//! typed-ws
+//! # typed-ws
+//!
+//! Typed messaging over WebSockets: a Rust port of Ktor Client WebSockets on tokio and
+//! tokio-tungstenite. Send and receive your own types through a [`ContentConverter`] (JSON in
+//! Text frames, MessagePack in Binary frames, or your own), with a driver task per session that
+//! answers pings, runs a pinger, batches writes, bounds every queue and always tells you how
+//! the session ended.
+//!
+//! ```no_run
+//! use serde::{Deserialize, Serialize};
+//! use typed_ws::{Client, CloseReason};
+//!
+//! #[derive(Serialize, Deserialize, Debug)]
+//! struct Say { from: String, text: String }
+//!
+//! # async fn demo() -> typed_ws::Result<()> {
+//! let client = Client::new(); // JSON, pings every 20 s
+//! let mut session = client.web_socket_session("ws://127.0.0.1:8080/chat").await?;
+//! session.send_serialized(&Say { from: "ann".into(), text: "hi".into() }).await?;
+//! let reply: Say = session.receive_deserialized().await?;
+//! println!("{} says {}", reply.from, reply.text);
+//! session.close(CloseReason::normal("bye")).await?;
+//! println!("closed: {}", session.close_reason().await);
+//! # Ok(()) }
+//! ```
+//!
+//! ## Features
+//!
+//! | feature | default | what it gives |
+//! |---|---|---|
+//! | `macros` | yes | `#[derive(Message)]`: an enum becomes a typed message protocol |
+//! | `rustls` | yes | `wss://` through rustls (ring, TLS 1.2 + 1.3, webpki roots) |
+//! | `native-tls` | no | `wss://` through the platform's TLS |
+//!
+//! ## Layers
+//!
+//! [`Frame`] is the frame layer; [`Session`] is what you hold (typed send/receive, split
+//! into [`Sender`] + [`Receiver`]); [`Client`] opens sessions; [`server::Server`] accepts
+//! them, so both ends of an application share one typed protocol.
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
+mod client;
+mod driver;
+mod error;
+mod request;
+pub mod server;
+mod session;
+mod settings;
+mod stream;
+mod tls;
+
+use std::sync::Arc;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::WebSocketStream;
+use tracing::Span;
+
+pub use client::{Client, ClientBuilder};
+pub use error::{Error, ErrorKind, HandshakeResponse, Result};
+pub use request::{IntoRequest, Request, RequestBuilder, Scheme};
+pub use session::{Handshake, Messages, Receiver, Sender, Session};
+pub use typed_ws_converters::{
+    Bytes, CloseCode, CloseReason, ContentConverter, ConvertError, ConvertErrorKind, Frame,
+    FrameKind, Json, MAX_CLOSE_REASON_BYTES, Message, MessagePack,
+};
+#[cfg(feature = "macros")]
+pub use typed_ws_macros::Message;
+
+/// The frame types (also re-exported at the crate root).
+pub mod frame {
+    pub use typed_ws_converters::{CloseCode, CloseReason, Frame, FrameKind};
+}
+
+/// Items the derive macros' generated code names. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use typed_ws_converters::*;
+}
+
+/// Wires a handshaken socket to a new driver task and returns the application's handle.
+pub(crate) fn start_session<S, C>(
+    ws: WebSocketStream<S>,
+    converter: Arc<C>,
+    settings: Arc<settings::Settings>,
+    raw: bool,
+    handshake: Handshake,
+    span: Span,
+) -> Session<C>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    C: ContentConverter,
+{
+    let (command_tx, command_rx) = mpsc::channel(settings.channel_capacity);
+    let (incoming_tx, incoming_rx) = mpsc::channel(settings.channel_capacity);
+    let (guard_tx, guard_rx) = oneshot::channel();
+    let shared = session::Shared::new(handshake);
+    driver::Driver::spawn(
+        ws,
+        settings,
+        raw,
+        Arc::clone(&shared),
+        command_rx,
+        incoming_tx,
+        guard_rx,
+        span,
+    );
+    Session::new(converter, shared, command_tx, incoming_rx, guard_tx)
+}

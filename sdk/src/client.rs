@@ -1,0 +1,466 @@
+//! The client: configuration ("the plugin") and every connection form.
+
+use std::fmt;
+use std::sync::Arc;
+
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Error as WsError;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::error::ProtocolError;
+use tokio_tungstenite::tungstenite::handshake::client::generate_key;
+use tokio_tungstenite::tungstenite::http;
+use tracing::{Instrument, debug, debug_span};
+use typed_ws_converters::ContentConverter;
+
+use crate::error::{Error, ErrorKind, HandshakeResponse, Result};
+use crate::frame::CloseReason;
+use crate::request::{IntoRequest, Request, Scheme};
+use crate::session::{Handshake, Session};
+use crate::settings::{Settings, session_setters};
+use crate::stream::MaybeTls;
+use crate::tls::{Connector, TlsSettings, pem_to_der};
+use crate::{Json, start_session};
+
+/// A WebSocket client: the configuration shared by every session it opens, and the connection
+/// functions of Ktor's client (`web_socket`, `web_socket_session`, `ws`, `wss`, raw sessions).
+///
+/// `Client` is a cheap [`Clone`] (an `Arc` inside): share it, don't wrap it in another `Arc`.
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use typed_ws::{Client, MessagePack};
+///
+/// # async fn demo() -> typed_ws::Result<()> {
+/// let client = Client::builder()
+///     .converter(MessagePack::default())
+///     .ping_interval(Duration::from_secs(20))
+///     .build();
+/// client
+///     .web_socket("ws://127.0.0.1:8080/echo", async |session| {
+///         session.send_serialized(&("hello", 1)).await?;
+///         let reply: (String, u32) = session.receive_deserialized().await?;
+///         println!("{reply:?}");
+///         Ok::<_, typed_ws::Error>(())
+///     })
+///     .await?;
+/// # Ok(()) }
+/// ```
+pub struct Client<C = Json> {
+    inner: Arc<Inner<C>>,
+}
+
+struct Inner<C> {
+    converter: Arc<C>,
+    settings: Arc<Settings>,
+    tls: std::result::Result<Connector, String>,
+}
+
+impl<C> Clone for Client<C> {
+    fn clone(&self) -> Self {
+        Client {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<C: fmt::Debug> fmt::Debug for Client<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("converter", &self.inner.converter)
+            .field("settings", &self.inner.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client<Json> {
+    /// A client with every default: JSON, pings every 20 s.
+    pub fn new() -> Self {
+        Client::builder().build()
+    }
+
+    /// A builder to configure a client (Ktor's `install(WebSockets) { … }`).
+    pub fn builder() -> ClientBuilder<Json> {
+        ClientBuilder {
+            converter: Json::default(),
+            settings: Settings::default(),
+            tls: TlsSettings::default(),
+        }
+    }
+}
+
+impl Default for Client<Json> {
+    fn default() -> Self {
+        Client::new()
+    }
+}
+
+/// Configures a [`Client`]. Bad input is remembered and reported once, by the first connection
+/// call, never by a panic mid-chain.
+#[must_use]
+pub struct ClientBuilder<C = Json> {
+    converter: C,
+    settings: Settings,
+    tls: TlsSettings,
+}
+
+impl<C: fmt::Debug> fmt::Debug for ClientBuilder<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("converter", &self.converter)
+            .field("settings", &self.settings)
+            .field("tls", &self.tls)
+            .finish()
+    }
+}
+
+impl<C: ContentConverter> ClientBuilder<C> {
+    /// The converter for `send_serialized`/`receive_deserialized` and typed messages.
+    ///
+    /// Default: [`Json`].
+    pub fn converter<C2: ContentConverter>(self, converter: C2) -> ClientBuilder<C2> {
+        ClientBuilder {
+            converter,
+            settings: self.settings,
+            tls: self.tls,
+        }
+    }
+
+    session_setters!();
+
+    /// Trusts an extra root certificate (DER) for `wss://`, on top of the webpki roots.
+    ///
+    /// Default: the webpki roots only.
+    pub fn add_root_certificate_der(mut self, der: impl Into<Vec<u8>>) -> Self {
+        self.tls.extra_roots_der.push(der.into());
+        self
+    }
+
+    /// Trusts the root certificates in a PEM file's text for `wss://`.
+    ///
+    /// Default: the webpki roots only.
+    pub fn add_root_certificate_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
+        match pem_to_der(pem.as_ref()) {
+            Ok(ders) => self.tls.extra_roots_der.extend(ders),
+            Err(e) => self.settings.invalid(format!("invalid root certificate PEM: {e}")),
+        }
+        self
+    }
+
+    /// Trusts only the roots added with `add_root_certificate_*`, not the webpki roots.
+    ///
+    /// Default: `false`.
+    pub fn tls_built_in_roots(mut self, enabled: bool) -> Self {
+        self.tls.only_extra_roots = !enabled;
+        self
+    }
+
+    /// A complete rustls client configuration for `wss://` (client certificates, custom
+    /// verifiers, ALPN…); it replaces the root settings above.
+    ///
+    /// Default: rustls with the ring provider, TLS 1.2 and 1.3, webpki roots.
+    #[cfg(feature = "rustls")]
+    pub fn rustls_config(mut self, config: Arc<rustls::ClientConfig>) -> Self {
+        self.tls.rustls = Some(config);
+        self
+    }
+
+    /// Uses the platform's TLS (native-tls) with this connector for `wss://`.
+    ///
+    /// Default: rustls when that feature is on.
+    #[cfg(feature = "native-tls")]
+    pub fn native_tls_connector(mut self, connector: tokio_native_tls::native_tls::TlsConnector) -> Self {
+        self.tls.native = Some(connector);
+        self
+    }
+
+    /// The client.
+    pub fn build(self) -> Client<C> {
+        let tls = self.tls.connector().map_err(|e| e.to_string());
+        Client {
+            inner: Arc::new(Inner {
+                converter: Arc::new(self.converter),
+                settings: Arc::new(self.settings),
+                tls,
+            }),
+        }
+    }
+}
+
+impl<C: ContentConverter> Client<C> {
+    /// Opens a session, runs `handler` with it, then closes it: 1000 when the handler returns
+    /// `Ok`, 1011 with the error's text when it returns `Err` (and returns that error).
+    /// Ktor's `webSocket { … }`.
+    ///
+    /// # Errors
+    ///
+    /// A connection error (see [`web_socket_session`](Client::web_socket_session)), or the
+    /// handler's error.
+    pub async fn web_socket<R, F, T, E>(&self, request: R, handler: F) -> std::result::Result<T, E>
+    where
+        R: IntoRequest,
+        F: AsyncFnOnce(&mut Session<C>) -> std::result::Result<T, E>,
+        E: From<Error> + fmt::Display,
+    {
+        let mut session = self.web_socket_session(request).await?;
+        let result = handler(&mut session).await;
+        let reason = match &result {
+            Ok(_) => CloseReason::normal(""),
+            Err(e) => CloseReason::internal_error(e.to_string()),
+        };
+        session.close(reason).await?;
+        result
+    }
+
+    /// Alias of [`web_socket`](Client::web_socket) (Ktor's `ws`).
+    ///
+    /// # Errors
+    ///
+    /// As [`web_socket`](Client::web_socket).
+    pub async fn ws<R, F, T, E>(&self, request: R, handler: F) -> std::result::Result<T, E>
+    where
+        R: IntoRequest,
+        F: AsyncFnOnce(&mut Session<C>) -> std::result::Result<T, E>,
+        E: From<Error> + fmt::Display,
+    {
+        self.web_socket(request, handler).await
+    }
+
+    /// As [`web_socket`](Client::web_socket), over TLS whatever the request's scheme (a `ws`
+    /// request without a port goes to 443). Ktor's `wss`.
+    ///
+    /// # Errors
+    ///
+    /// As [`web_socket`](Client::web_socket); [`ErrorKind::Tls`] when no TLS support is
+    /// compiled in.
+    pub async fn wss<R, F, T, E>(&self, request: R, handler: F) -> std::result::Result<T, E>
+    where
+        R: IntoRequest,
+        F: AsyncFnOnce(&mut Session<C>) -> std::result::Result<T, E>,
+        E: From<Error> + fmt::Display,
+    {
+        let request = force_tls(request.into_request()?);
+        self.web_socket(request, handler).await
+    }
+
+    /// Opens a session and hands it over; the caller closes it (or drops it, which sends 1000).
+    /// Ktor's `webSocketSession`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Config`] for bad input, [`ErrorKind::Connect`] when TCP fails,
+    /// [`ErrorKind::Tls`], [`ErrorKind::Handshake`] for a refused upgrade (status and headers
+    /// in [`Error::response`]), [`ErrorKind::Timeout`] past the connect timeout.
+    pub async fn web_socket_session(&self, request: impl IntoRequest) -> Result<Session<C>> {
+        self.open(request.into_request()?, false).await
+    }
+
+    /// A raw session (Ktor's `webSocketRawSession`): no pinger, and Ping, Pong and Close
+    /// frames are returned by `receive`. Pings are still answered and a peer's close is still
+    /// echoed, as RFC 6455 requires.
+    ///
+    /// # Errors
+    ///
+    /// As [`web_socket_session`](Client::web_socket_session).
+    pub async fn web_socket_raw_session(&self, request: impl IntoRequest) -> Result<Session<C>> {
+        self.open(request.into_request()?, true).await
+    }
+
+    /// The client's converter.
+    pub fn converter(&self) -> &C {
+        &self.inner.converter
+    }
+
+    async fn open(&self, request: Request, raw: bool) -> Result<Session<C>> {
+        let settings = &self.inner.settings;
+        settings.check()?;
+        let timeout = request.connect_timeout().unwrap_or(settings.connect_timeout);
+        let span = debug_span!("typed_ws.session", url = %request.redacted(), raw);
+        let connect = self.connect(&request).instrument(span.clone());
+        let (ws, handshake) = tokio::time::timeout(timeout, connect)
+            .await
+            .map_err(|_| {
+                Error::timeout(
+                    &format!("connecting to {}", request.redacted()),
+                    timeout,
+                )
+            })??;
+        Ok(start_session(
+            ws,
+            Arc::clone(&self.inner.converter),
+            Arc::clone(settings),
+            raw,
+            handshake,
+            span,
+        ))
+    }
+
+    async fn connect(
+        &self,
+        request: &Request,
+    ) -> Result<(tokio_tungstenite::WebSocketStream<MaybeTls>, Handshake)> {
+        let settings = &self.inner.settings;
+        let host = request.host();
+        let port = request.port();
+        debug!("connecting");
+        let tcp = TcpStream::connect((host, port)).await.map_err(|e| {
+            Error::new(
+                ErrorKind::Connect,
+                format!("could not connect to {}:{port}: {e}", request.host_for_url()),
+            )
+            .with_source(e)
+        })?;
+        let _ = tcp.set_nodelay(true);
+        let stream = match request.scheme() {
+            Scheme::Ws => MaybeTls::Plain(tcp),
+            Scheme::Wss => self.tls_handshake(tcp, host).await?,
+        };
+        let http_request = http_request(request)?;
+        let (ws, response) = tokio_tungstenite::client_async_with_config(
+            http_request,
+            stream,
+            Some(settings.websocket_config()),
+        )
+        .await
+        .map_err(handshake_error)?;
+        let headers = header_pairs(response.headers());
+        let subprotocol = response
+            .headers()
+            .get("sec-websocket-protocol")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        if let Some(selected) = &subprotocol
+            && !request.subprotocols().iter().any(|p| p == selected)
+        {
+            return Err(Error::new(
+                ErrorKind::Handshake,
+                format!("server selected subprotocol {selected:?}, which was not offered"),
+            ));
+        }
+        debug!(status = response.status().as_u16(), ?subprotocol, "upgraded");
+        let handshake = Handshake {
+            status: response.status().as_u16(),
+            headers,
+            subprotocol,
+            path: request.path().to_owned(),
+        };
+        Ok((ws, handshake))
+    }
+
+    async fn tls_handshake(&self, tcp: TcpStream, host: &str) -> Result<MaybeTls> {
+        let connector = self.inner.tls.as_ref().map_err(|e| Error::new(ErrorKind::Tls, e.clone()))?;
+        match connector {
+            #[cfg(feature = "rustls")]
+            Connector::Rustls(connector) => {
+                let name = rustls_pki_types::ServerName::try_from(host.to_owned()).map_err(|e| {
+                    Error::new(ErrorKind::Config, format!("invalid TLS server name {host:?}: {e}"))
+                })?;
+                let tls = connector.connect(name, tcp).await.map_err(|e| {
+                    Error::new(ErrorKind::Tls, format!("TLS handshake with {host} failed: {e}")).with_source(e)
+                })?;
+                Ok(MaybeTls::Rustls(Box::new(tls)))
+            }
+            #[cfg(feature = "native-tls")]
+            Connector::Native(connector) => {
+                let tls = connector.connect(host, tcp).await.map_err(|e| {
+                    Error::new(ErrorKind::Tls, format!("TLS handshake with {host} failed: {e}")).with_source(e)
+                })?;
+                Ok(MaybeTls::Native(Box::new(tls)))
+            }
+            Connector::None => {
+                let _ = (tcp, host);
+                Err(Error::new(
+                    ErrorKind::Tls,
+                    "wss:// needs TLS support: enable the `rustls` (default) or `native-tls` feature of typed-ws",
+                ))
+            }
+        }
+    }
+}
+
+fn force_tls(mut request: Request) -> Request {
+    request.force_wss();
+    request
+}
+
+fn http_request(request: &Request) -> Result<http::Request<()>> {
+    let mut builder = http::Request::builder()
+        .method("GET")
+        .uri(request.uri())
+        .header("Host", host_header(request))
+        .header("Connection", "Upgrade")
+        .header("Upgrade", "websocket")
+        .header("Sec-WebSocket-Version", "13")
+        .header("Sec-WebSocket-Key", generate_key());
+    if !request.subprotocols().is_empty() {
+        builder = builder.header("Sec-WebSocket-Protocol", request.subprotocols().join(", "));
+    }
+    for (name, value) in request.headers() {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    let built = builder
+        .body(())
+        .map_err(|e| Error::config(format!("invalid request: {e}")))?;
+    // validates the shape tungstenite expects, without consuming secrets into errors
+    built
+        .into_client_request()
+        .map_err(|e| Error::config(format!("invalid request: {e}")))
+}
+
+fn host_header(request: &Request) -> String {
+    let port = request.port();
+    if port == request.scheme().default_port() {
+        request.host_for_url()
+    } else {
+        format!("{}:{port}", request.host_for_url())
+    }
+}
+
+pub(crate) fn header_pairs(headers: &http::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+fn handshake_error(error: WsError) -> Error {
+    match error {
+        WsError::Http(response) => {
+            let status = response.status().as_u16();
+            let reason = response.status().canonical_reason().unwrap_or("");
+            let headers = header_pairs(response.headers());
+            let body = response.into_body().map(|mut b| {
+                b.truncate(64 * 1024);
+                b
+            });
+            Error::new(
+                ErrorKind::Handshake,
+                format!("server refused the WebSocket upgrade with {status} {reason}"),
+            )
+            .with_response(HandshakeResponse {
+                status,
+                headers,
+                body,
+            })
+        }
+        WsError::Protocol(ProtocolError::SecWebSocketAcceptKeyMismatch) => Error::new(
+            ErrorKind::Handshake,
+            "server sent a wrong Sec-WebSocket-Accept: it is not a WebSocket server, or a proxy altered the upgrade",
+        ),
+        WsError::Protocol(p) => {
+            Error::new(ErrorKind::Handshake, format!("invalid upgrade response: {p}")).with_source(p)
+        }
+        WsError::Io(e) => Error::new(
+            ErrorKind::Handshake,
+            format!("connection failed during the upgrade: {e}"),
+        )
+        .with_source(e),
+        other => Error::new(ErrorKind::Handshake, format!("upgrade failed: {other}")).with_source(other),
+    }
+}

@@ -1,0 +1,573 @@
+//! What the application holds: [`Session`], and its halves [`Sender`] and [`Receiver`].
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_core::Stream;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::{mpsc, oneshot, watch};
+use typed_ws_converters::{ContentConverter, Message};
+
+use crate::driver::{Command, to_message};
+use crate::error::{Error, Result};
+use crate::frame::{CloseReason, Frame};
+
+/// State shared by the driver and every handle of one session.
+pub(crate) struct Shared {
+    /// Set once the session stops accepting frames (close started, failed or ended).
+    pub(crate) closing: AtomicBool,
+    /// How the session ended; `None` while it is live.
+    pub(crate) outcome: watch::Sender<Option<CloseReason>>,
+    pub(crate) handshake: Handshake,
+}
+
+impl Shared {
+    pub(crate) fn new(handshake: Handshake) -> Arc<Self> {
+        Arc::new(Shared {
+            closing: AtomicBool::new(false),
+            outcome: watch::Sender::new(None),
+            handshake,
+        })
+    }
+
+    fn closed_error(&self) -> Error {
+        Error::closed(self.outcome.borrow().clone())
+    }
+
+    async fn wait_outcome(&self) -> CloseReason {
+        let mut rx = self.outcome.subscribe();
+        loop {
+            if let Some(reason) = rx.borrow_and_update().clone() {
+                return reason;
+            }
+            if rx.changed().await.is_err() {
+                // the driver is gone without a word: only possible if its task was aborted
+                return CloseReason::new(crate::CloseCode::ABNORMAL, "session driver stopped");
+            }
+        }
+    }
+}
+
+/// The outcome of the upgrade handshake: status, headers and the selected subprotocol.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Handshake {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) subprotocol: Option<String>,
+    pub(crate) path: String,
+}
+
+impl Handshake {
+    /// The HTTP status of the upgrade response (101).
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The headers of the other side's handshake message (on the client: the response; on the
+    /// server: the request), names lowercased. On the server, `authorization` and `cookie`
+    /// values are kept, so do not log them.
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.headers
+    }
+
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The subprotocol both sides agreed on (`Sec-WebSocket-Protocol`), if any.
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.subprotocol.as_deref()
+    }
+
+    /// The request path with its query (on the client: the path requested).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+}
+
+/// A live WebSocket session that sends and receives typed values through the converter `C`.
+///
+/// One driver task owns the socket; the session talks to it over bounded queues, so pings are
+/// answered, the pinger runs and close frames are handled whether or not you are reading.
+/// A session is a [`Stream`] of data frames. [`split`](Session::split) it to send from many
+/// tasks while one task receives.
+///
+/// Dropping a session sends a close frame with 1000 (best effort).
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo() -> typed_ws::Result<()> {
+/// #[derive(serde::Serialize, serde::Deserialize)]
+/// struct Say { text: String }
+///
+/// let client = typed_ws::Client::new();
+/// let mut session = client.web_socket_session("ws://127.0.0.1:8080/chat").await?;
+/// session.send_serialized(&Say { text: "hi".into() }).await?;
+/// let reply: Say = session.receive_deserialized().await?;
+/// session.close(typed_ws::CloseReason::normal("bye")).await?;
+/// # Ok(()) }
+/// ```
+pub struct Session<C = crate::Json> {
+    sender: Sender<C>,
+    receiver: Receiver<C>,
+}
+
+impl<C> fmt::Debug for Session<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("subprotocol", &self.sender.shared.handshake.subprotocol)
+            .field("closing", &self.sender.shared.closing.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C: ContentConverter> Session<C> {
+    pub(crate) fn new(
+        converter: Arc<C>,
+        shared: Arc<Shared>,
+        commands: mpsc::Sender<Command>,
+        incoming: mpsc::Receiver<Result<Frame>>,
+        receiver_guard: oneshot::Sender<()>,
+    ) -> Self {
+        Session {
+            sender: Sender {
+                commands,
+                converter: Arc::clone(&converter),
+                shared: Arc::clone(&shared),
+            },
+            receiver: Receiver {
+                incoming,
+                converter,
+                shared,
+                _guard: receiver_guard,
+            },
+        }
+    }
+
+    /// Queues a frame for sending. Returns once the driver has room for it (backpressure);
+    /// frames are written in order and flushed as soon as the queue runs empty.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Closed`](crate::ErrorKind::Closed) once the session is closing or closed.
+    ///
+    /// # Cancel safety
+    ///
+    /// If the future is dropped before it completes, the frame was not queued.
+    pub async fn send(&self, frame: Frame) -> Result<()> {
+        self.sender.send(frame).await
+    }
+
+    /// Sends a Text frame.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Session::send).
+    pub async fn send_text(&self, text: impl Into<String>) -> Result<()> {
+        self.sender.send_text(text).await
+    }
+
+    /// Sends a Binary frame.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Session::send).
+    pub async fn send_binary(&self, bytes: impl Into<Bytes>) -> Result<()> {
+        self.sender.send_binary(bytes).await
+    }
+
+    /// Serializes `value` with the session's converter and sends it (JSON: Text frame,
+    /// MessagePack: Binary frame).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Encode`](crate::ErrorKind::Encode) when the converter cannot encode the
+    /// value (nothing is sent), else as [`send`](Session::send).
+    pub async fn send_serialized<T: Serialize + ?Sized>(&self, value: &T) -> Result<()> {
+        self.sender.send_serialized(value).await
+    }
+
+    /// Sends one message of a [`Message`] protocol (usually a `#[derive(Message)]` enum);
+    /// anything convertible into the enum, such as a variant's payload, is accepted.
+    ///
+    /// # Errors
+    ///
+    /// As [`send_serialized`](Session::send_serialized).
+    pub async fn send_message<M: Message>(&self, message: impl Into<M>) -> Result<()> {
+        self.sender.send_message(message).await
+    }
+
+    /// Waits until every frame queued so far is written to the socket and flushed.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Closed`](crate::ErrorKind::Closed) when the session ended first.
+    pub async fn flush(&self) -> Result<()> {
+        self.sender.flush().await
+    }
+
+    /// Receives the next data frame (Text or Binary, reassembled from fragments). `None` once
+    /// the session has closed and every received frame has been returned; an `Err` says why a
+    /// session ended abnormally (ping timeout, too big, protocol error, connection lost).
+    ///
+    /// On a raw session, Ping, Pong and Close frames are returned too.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: if the future is dropped before it completes, no frame is lost.
+    pub async fn receive(&mut self) -> Option<Result<Frame>> {
+        self.receiver.receive().await
+    }
+
+    /// Receives the next data frame and deserializes it with the session's converter.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Decode`](crate::ErrorKind::Decode) when the frame does not decode into `T`
+    /// (the frame is in [`Error::frame`]; the session stays open and the next call reads the
+    /// next frame); [`ErrorKind::Closed`](crate::ErrorKind::Closed) when the session has ended;
+    /// the error that ended it, if it ended abnormally.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as [`receive`](Session::receive).
+    pub async fn receive_deserialized<T: DeserializeOwned>(&mut self) -> Result<T> {
+        self.receiver.receive_deserialized().await
+    }
+
+    /// Receives the next message of a [`Message`] protocol.
+    ///
+    /// # Errors
+    ///
+    /// As [`receive_deserialized`](Session::receive_deserialized); an unknown tag is a
+    /// `Decode` error naming it, unless the enum has an `other` variant.
+    pub async fn receive_message<M: Message>(&mut self) -> Result<M> {
+        self.receiver.receive_message().await
+    }
+
+    /// The incoming data frames as a [`Stream`] (the session is itself a stream; this borrows).
+    pub fn incoming(&mut self) -> &mut Receiver<C> {
+        &mut self.receiver
+    }
+
+    /// The incoming frames deserialized into `T`, as a [`Stream`]. A frame that fails to
+    /// decode is an `Err` item and the stream goes on.
+    pub fn messages<T: DeserializeOwned>(&mut self) -> Messages<'_, C, T> {
+        self.receiver.messages()
+    }
+
+    /// Starts the close handshake with `reason` and waits (bounded by `close_timeout`) for
+    /// the peer's close frame. Closing a closed session does nothing.
+    ///
+    /// # Errors
+    ///
+    /// None today; the `Result` leaves room for reporting a failed close.
+    pub async fn close(&self, reason: CloseReason) -> Result<()> {
+        self.sender.close(reason).await
+    }
+
+    /// How the session ended: the reason we sent when we closed, the peer's code and reason
+    /// when it closed (1005 if its close frame had none), 1006 when the connection was lost
+    /// without a close frame, 1011 "ping timeout", 1009 too big, 1002/1007 protocol errors.
+    /// Waits until the session has ended.
+    pub async fn close_reason(&self) -> CloseReason {
+        self.sender.shared.wait_outcome().await
+    }
+
+    /// The close reason if the session has ended, without waiting.
+    pub fn try_close_reason(&self) -> Option<CloseReason> {
+        self.sender.shared.outcome.borrow().clone()
+    }
+
+    /// `true` once the session has started closing or has closed.
+    pub fn is_closed(&self) -> bool {
+        self.sender.is_closed()
+    }
+
+    /// The outcome of the upgrade handshake.
+    pub fn handshake(&self) -> &Handshake {
+        &self.sender.shared.handshake
+    }
+
+    /// The session's converter.
+    pub fn converter(&self) -> &C {
+        &self.sender.converter
+    }
+
+    /// Splits the session into a cloneable [`Sender`] and a [`Receiver`]. The session closes
+    /// (1000) when both halves and every clone of the sender are dropped.
+    pub fn split(self) -> (Sender<C>, Receiver<C>) {
+        (self.sender, self.receiver)
+    }
+
+    /// A new handle for sending on this session from another task.
+    pub fn sender(&self) -> Sender<C> {
+        self.sender.clone()
+    }
+}
+
+impl<C: ContentConverter> Stream for Session<C> {
+    type Item = Result<Frame>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut self.receiver).poll_next(cx)
+    }
+}
+
+/// The sending half of a session: cheap to [`Clone`] (an `Arc` inside), so many tasks can send
+/// on one session without wrapping it in a mutex. Frames from one sender keep their order.
+pub struct Sender<C = crate::Json> {
+    commands: mpsc::Sender<Command>,
+    converter: Arc<C>,
+    shared: Arc<Shared>,
+}
+
+impl<C> Clone for Sender<C> {
+    fn clone(&self) -> Self {
+        Sender {
+            commands: self.commands.clone(),
+            converter: Arc::clone(&self.converter),
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<C> fmt::Debug for Sender<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender")
+            .field("closing", &self.shared.closing.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C: ContentConverter> Sender<C> {
+    async fn command(&self, command: Command) -> Result<()> {
+        if self.shared.closing.load(Ordering::Acquire) {
+            return Err(self.shared.closed_error());
+        }
+        self.commands
+            .send(command)
+            .await
+            .map_err(|_| self.shared.closed_error())
+    }
+
+    /// Queues a frame for sending; see [`Session::send`].
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Closed`](crate::ErrorKind::Closed) once the session is closing or closed.
+    pub async fn send(&self, frame: Frame) -> Result<()> {
+        if let Frame::Close(reason) = frame {
+            return self
+                .close(reason.unwrap_or_else(|| CloseReason::normal("")))
+                .await;
+        }
+        self.command(Command::Send(to_message(frame))).await
+    }
+
+    /// Sends a Text frame.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Sender::send).
+    pub async fn send_text(&self, text: impl Into<String>) -> Result<()> {
+        self.send(Frame::Text(text.into())).await
+    }
+
+    /// Sends a Binary frame.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Sender::send).
+    pub async fn send_binary(&self, bytes: impl Into<Bytes>) -> Result<()> {
+        self.send(Frame::Binary(bytes.into())).await
+    }
+
+    /// Serializes and sends `value`; see [`Session::send_serialized`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::send_serialized`].
+    pub async fn send_serialized<T: Serialize + ?Sized>(&self, value: &T) -> Result<()> {
+        let frame = self.converter.serialize(value).map_err(Error::encode)?;
+        self.send(frame).await
+    }
+
+    /// Sends one message of a [`Message`] protocol; see [`Session::send_message`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::send_serialized`].
+    pub async fn send_message<M: Message>(&self, message: impl Into<M>) -> Result<()> {
+        let frame = message
+            .into()
+            .encode(&*self.converter)
+            .map_err(Error::encode)?;
+        self.send(frame).await
+    }
+
+    /// Waits until every frame queued so far is written and flushed.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Closed`](crate::ErrorKind::Closed) when the session ended first.
+    pub async fn flush(&self) -> Result<()> {
+        let (tx, rx) = oneshot::channel();
+        self.command(Command::Flush(tx)).await?;
+        rx.await.map_err(|_| self.shared.closed_error())
+    }
+
+    /// Closes the session; see [`Session::close`].
+    ///
+    /// # Errors
+    ///
+    /// None today.
+    pub async fn close(&self, reason: CloseReason) -> Result<()> {
+        if !self.shared.closing.load(Ordering::Acquire) {
+            // a full queue or a closed channel both mean the close is already under way or done
+            let _ = self.commands.send(Command::Close(reason)).await;
+        }
+        self.shared.wait_outcome().await;
+        Ok(())
+    }
+
+    /// `true` once the session has started closing or has closed.
+    pub fn is_closed(&self) -> bool {
+        self.shared.closing.load(Ordering::Acquire) || self.commands.is_closed()
+    }
+
+    /// How the session ended; waits until it has. See [`Session::close_reason`].
+    pub async fn close_reason(&self) -> CloseReason {
+        self.shared.wait_outcome().await
+    }
+
+    /// The session's converter.
+    pub fn converter(&self) -> &C {
+        &self.converter
+    }
+}
+
+/// The receiving half of a session: a [`Stream`] of data frames plus typed receive methods.
+pub struct Receiver<C = crate::Json> {
+    incoming: mpsc::Receiver<Result<Frame>>,
+    converter: Arc<C>,
+    shared: Arc<Shared>,
+    /// Dropped with the receiver: tells the driver nobody reads any more.
+    _guard: oneshot::Sender<()>,
+}
+
+impl<C> fmt::Debug for Receiver<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver")
+            .field("queued", &self.incoming.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C: ContentConverter> Receiver<C> {
+    /// Receives the next data frame; see [`Session::receive`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn receive(&mut self) -> Option<Result<Frame>> {
+        self.incoming.recv().await
+    }
+
+    /// Receives and deserializes the next data frame; see [`Session::receive_deserialized`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::receive_deserialized`].
+    pub async fn receive_deserialized<T: DeserializeOwned>(&mut self) -> Result<T> {
+        let frame = self.next_frame().await?;
+        self.converter
+            .deserialize(&frame)
+            .map_err(|e| Error::decode(e, frame))
+    }
+
+    /// Receives the next message of a [`Message`] protocol; see [`Session::receive_message`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::receive_message`].
+    pub async fn receive_message<M: Message>(&mut self) -> Result<M> {
+        let frame = self.next_frame().await?;
+        M::decode(&*self.converter, &frame).map_err(|e| Error::decode(e, frame))
+    }
+
+    async fn next_frame(&mut self) -> Result<Frame> {
+        match self.incoming.recv().await {
+            Some(item) => item,
+            None => Err(self.shared.closed_error()),
+        }
+    }
+
+    /// The incoming frames deserialized into `T`; see [`Session::messages`].
+    pub fn messages<T: DeserializeOwned>(&mut self) -> Messages<'_, C, T> {
+        Messages {
+            receiver: self,
+            _type: PhantomData,
+        }
+    }
+
+    /// How the session ended; waits until it has.
+    pub async fn close_reason(&self) -> CloseReason {
+        self.shared.wait_outcome().await
+    }
+
+    /// The session's converter.
+    pub fn converter(&self) -> &C {
+        &self.converter
+    }
+}
+
+impl<C: ContentConverter> Stream for Receiver<C> {
+    type Item = Result<Frame>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.incoming.poll_recv(cx)
+    }
+}
+
+/// A [`Stream`] of typed values decoded from a session's frames; see [`Session::messages`].
+pub struct Messages<'a, C, T> {
+    receiver: &'a mut Receiver<C>,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<C, T> fmt::Debug for Messages<'_, C, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Messages").finish_non_exhaustive()
+    }
+}
+
+impl<C: ContentConverter, T: DeserializeOwned> Stream for Messages<'_, C, T> {
+    type Item = Result<T>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let receiver = &mut *self.receiver;
+        match receiver.incoming.poll_recv(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
+            Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(
+                receiver
+                    .converter
+                    .deserialize(&frame)
+                    .map_err(|e| Error::decode(e, frame)),
+            )),
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! Loopback servers and bounded waits for the integration tests.
+//!
+//! Every server binds 127.0.0.1 port 0 and stops when its guard is dropped; every wait is
+//! bounded by [`within`].
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+use typed_ws::ContentConverter;
+use typed_ws::server::Server;
+
+/// The default bound on any single wait in a test.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// Awaits `future`, panicking with `what` if it takes longer than [`WAIT`].
+pub async fn within<F: Future>(what: &str, future: F) -> F::Output {
+    match tokio::time::timeout(WAIT, future).await {
+        Ok(output) => output,
+        Err(_) => panic!("timed out after {WAIT:?} waiting for {what}"),
+    }
+}
+
+/// A background server task, aborted when dropped.
+#[derive(Debug)]
+pub struct Guard {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl Guard {
+    /// `ws://127.0.0.1:PORT` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("ws://{}{path}", self.addr)
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Binds 127.0.0.1:0 and runs `handler` for every accepted TCP connection.
+pub async fn tcp_server<F, Fut>(handler: F) -> Guard
+where
+    F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let addr = listener.local_addr().expect("local addr");
+    let task = tokio::spawn(async move {
+        let mut conns = tokio::task::JoinSet::new();
+        while let Ok((tcp, _)) = listener.accept().await {
+            conns.spawn(handler(tcp));
+        }
+    });
+    Guard { addr, task }
+}
+
+/// A typed-ws server that runs `handler` on every accepted session.
+pub async fn ws_server<C, F, Fut>(server: Server<C>, handler: F) -> Guard
+where
+    C: ContentConverter,
+    F: Fn(typed_ws::Session<C>) -> Fut + Send + Sync + Clone + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    tcp_server(move |tcp| {
+        let server = server.clone();
+        let handler = handler.clone();
+        async move {
+            if let Ok(session) = server.accept(tcp).await {
+                handler(session).await;
+            }
+        }
+    })
+    .await
+}
+
+/// A typed-ws server that echoes every data frame until the client closes.
+pub async fn echo_server<C: ContentConverter>(server: Server<C>) -> Guard {
+    ws_server(server, |mut session| async move {
+        while let Some(Ok(frame)) = session.receive().await {
+            if session.send(frame).await.is_err() {
+                break;
+            }
+        }
+    })
+    .await
+}
+
+/// Reads an HTTP upgrade request from `tcp` and answers 101: the start of a hand-rolled
+/// (hostile) server. Returns the request head.
+pub async fn raw_upgrade(tcp: &mut TcpStream) -> std::io::Result<String> {
+    let head = read_head(tcp).await?;
+    let key = head
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.trim()
+                .eq_ignore_ascii_case("sec-websocket-key")
+                .then(|| value.trim().to_owned())
+        })
+        .unwrap_or_default();
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let response = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+    );
+    tcp.write_all(response.as_bytes()).await?;
+    Ok(head)
+}
+
+/// Reads up to the end of an HTTP head (`\r\n\r\n`).
+pub async fn read_head(tcp: &mut TcpStream) -> std::io::Result<String> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if tcp.read(&mut byte).await? == 0 {
+            break;
+        }
+        head.push(byte[0]);
+    }
+    Ok(String::from_utf8_lossy(&head).into_owned())
+}
+
+/// Encodes one unmasked server frame: `fin`, `opcode`, `payload`, with `rsv` bits (0–7).
+pub fn server_frame(fin: bool, rsv: u8, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![(u8::from(fin) << 7) | (rsv << 4) | opcode];
+    push_len(&mut out, 0, payload.len());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Encodes one masked frame (as a client would send, which a server must not).
+pub fn masked_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let key = [1u8, 2, 3, 4];
+    let mut out = vec![0x80 | opcode];
+    push_len(&mut out, 0x80, payload.len());
+    out.extend_from_slice(&key);
+    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    out
+}
+
+fn push_len(out: &mut Vec<u8>, mask_bit: u8, len: usize) {
+    if len < 126 {
+        out.push(mask_bit | len as u8);
+    } else if len <= u16::MAX as usize {
+        out.push(mask_bit | 126);
+        out.extend_from_slice(&(len as u16).to_be_bytes());
+    } else {
+        out.push(mask_bit | 127);
+        out.extend_from_slice(&(len as u64).to_be_bytes());
+    }
+}
+
+/// Reads client frames from `tcp` until a close frame arrives, returning its code (`None` if
+/// the connection ended first or the close had no code). Unmasks as it goes.
+pub async fn read_close_code(tcp: &mut TcpStream) -> Option<u16> {
+    loop {
+        let mut head = [0u8; 2];
+        tcp.read_exact(&mut head).await.ok()?;
+        let opcode = head[0] & 0x0f;
+        let masked = head[1] & 0x80 != 0;
+        let mut len = u64::from(head[1] & 0x7f);
+        if len == 126 {
+            let mut b = [0u8; 2];
+            tcp.read_exact(&mut b).await.ok()?;
+            len = u64::from(u16::from_be_bytes(b));
+        } else if len == 127 {
+            let mut b = [0u8; 8];
+            tcp.read_exact(&mut b).await.ok()?;
+            len = u64::from_be_bytes(b);
+        }
+        let mut key = [0u8; 4];
+        if masked {
+            tcp.read_exact(&mut key).await.ok()?;
+        }
+        let mut payload = vec![0u8; usize::try_from(len).ok()?];
+        tcp.read_exact(&mut payload).await.ok()?;
+        if masked {
+            for (i, b) in payload.iter_mut().enumerate() {
+                *b ^= key[i % 4];
+            }
+        }
+        if opcode == 0x8 {
+            return (payload.len() >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]]));
+        }
+    }
+}

@@ -1,0 +1,275 @@
+//! Client sessions against typed-ws's own server accept side, over loopback.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use typed_ws::server::Server;
+use typed_ws::{
+    Client, CloseCode, CloseReason, ContentConverter, ErrorKind, Frame, Json, MessagePack, Request,
+    Scheme,
+};
+use typed_ws_tests::support::{echo_server, within, ws_server};
+
+#[derive(Serialize, Deserialize, Debug, PartialEq, Clone)]
+struct Say {
+    from: String,
+    text: String,
+    n: u32,
+}
+
+fn say(n: u32) -> Say {
+    Say {
+        from: "ann".into(),
+        text: format!("message {n}"),
+        n,
+    }
+}
+
+#[tokio::test]
+async fn typed_json_round_trip_and_normal_close() {
+    let server = echo_server(Server::new()).await;
+    let client = Client::new();
+    let mut session = within("connect", client.web_socket_session(server.url("/chat"))).await.unwrap();
+    session.send_serialized(&say(1)).await.unwrap();
+    let back: Say = within("reply", session.receive_deserialized()).await.unwrap();
+    assert_eq!(back, say(1));
+    within("close", session.close(CloseReason::normal("bye"))).await.unwrap();
+    let why = within("close reason", session.close_reason()).await;
+    assert_eq!(why, CloseReason::normal("bye"));
+    let err = session.send_text("late").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Closed, "{err}");
+    assert!(within("end", session.receive()).await.is_none());
+}
+
+#[tokio::test]
+async fn messagepack_goes_out_as_binary() {
+    let server = echo_server(Server::builder().converter(MessagePack::default()).build()).await;
+    let client = Client::builder().converter(MessagePack::default()).build();
+    let mut session = within("connect", client.web_socket_session(server.url("/"))).await.unwrap();
+    session.send_serialized(&say(2)).await.unwrap();
+    let frame = within("frame", session.receive()).await.unwrap().unwrap();
+    assert!(matches!(frame, Frame::Binary(_)), "{frame:?}");
+    let back: Say = session.converter().deserialize(&frame).unwrap();
+    assert_eq!(back, say(2));
+}
+
+#[tokio::test]
+async fn scoped_session_closes_1000_on_ok_and_1011_on_error() {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let server = ws_server(Server::new(), move |mut session| {
+        let tx = tx.clone();
+        async move {
+            while session.receive().await.is_some() {}
+            let _ = tx.send(session.close_reason().await);
+        }
+    })
+    .await;
+    let client = Client::new();
+    let n: u32 = within(
+        "scoped ok",
+        client.web_socket(server.url("/"), async |s| {
+            s.send_text("x").await?;
+            Ok::<_, typed_ws::Error>(7)
+        }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(n, 7);
+    let seen = within("server close", rx.recv()).await.unwrap();
+    assert_eq!(seen.code, CloseCode::NORMAL);
+
+    #[derive(Debug)]
+    struct AppError(String);
+    impl std::fmt::Display for AppError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(&self.0)
+        }
+    }
+    impl From<typed_ws::Error> for AppError {
+        fn from(e: typed_ws::Error) -> Self {
+            AppError(e.to_string())
+        }
+    }
+    let err = within(
+        "scoped err",
+        client.ws(server.url("/"), async |_s| Err::<(), _>(AppError("handler failed".into()))),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.0, "handler failed");
+    let seen = within("server close", rx.recv()).await.unwrap();
+    assert_eq!(seen.code, CloseCode::INTERNAL_ERROR);
+    assert_eq!(seen.reason, "handler failed");
+}
+
+#[tokio::test]
+async fn request_builder_headers_query_and_subprotocol_reach_the_server() {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let server = ws_server(
+        Server::builder().subprotocols(["v2.json", "v1.json"]).build(),
+        move |session| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(session.handshake().clone());
+                let _ = session.close_reason().await;
+            }
+        },
+    )
+    .await;
+    let request = Request::builder()
+        .host("127.0.0.1")
+        .port(1)
+        .path("chat")
+        .header("Authorization", "Bearer t0ken")
+        .header("X-Custom", "yes")
+        .query("room", "42 & more")
+        .subprotocols(["v1.json", "v2.json"])
+        .protocol(Scheme::Ws)
+        .port(server.addr.port())
+        .connect_timeout(Duration::from_secs(5));
+    let session = within("connect", Client::new().web_socket_session(request)).await.unwrap();
+    assert_eq!(session.handshake().status(), 101);
+    assert_eq!(session.handshake().subprotocol(), Some("v2.json"));
+    let seen = within("server handshake", rx.recv()).await.unwrap();
+    assert_eq!(seen.path(), "/chat?room=42+%26+more");
+    assert_eq!(seen.header("authorization"), Some("Bearer t0ken"));
+    assert_eq!(seen.header("x-custom"), Some("yes"));
+    assert_eq!(seen.subprotocol(), Some("v2.json"));
+}
+
+#[tokio::test]
+async fn decode_error_keeps_frame_and_session_stays_open() {
+    let server = echo_server(Server::new()).await;
+    let mut session = within("connect", Client::new().web_socket_session(server.url("/"))).await.unwrap();
+    session.send_text("not json").await.unwrap();
+    session.send_serialized(&say(3)).await.unwrap();
+    let err = within("bad", session.receive_deserialized::<Say>()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Decode);
+    assert_eq!(err.frame(), Some(&Frame::Text("not json".into())));
+    assert!(std::error::Error::source(&err).is_some());
+    let ok: Say = within("good", session.receive_deserialized()).await.unwrap();
+    assert_eq!(ok, say(3));
+}
+
+#[tokio::test]
+async fn split_senders_from_many_tasks_keep_per_task_order() {
+    let server = echo_server(Server::new()).await;
+    let session = within("connect", Client::new().web_socket_session(server.url("/"))).await.unwrap();
+    let (tx, mut rx) = session.split();
+    let mut tasks = Vec::new();
+    for task in 0..16u32 {
+        let tx = tx.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..200u32 {
+                tx.send_serialized(&(task, i)).await.unwrap();
+            }
+        }));
+    }
+    let mut next = [0u32; 16];
+    for _ in 0..16 * 200 {
+        let (task, i): (u32, u32) = within("message", rx.receive_deserialized()).await.unwrap();
+        assert_eq!(i, next[task as usize], "task {task} out of order");
+        next[task as usize] += 1;
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    tx.close(CloseReason::normal("")).await.unwrap();
+}
+
+#[tokio::test]
+async fn typed_stream_and_flush() {
+    let server = echo_server(Server::new()).await;
+    let mut session = within("connect", Client::new().web_socket_session(server.url("/"))).await.unwrap();
+    for n in 0..10 {
+        session.send_serialized(&say(n)).await.unwrap();
+    }
+    within("flush", session.flush()).await.unwrap();
+    let got: Vec<Say> = within(
+        "stream",
+        session.messages::<Say>().take(10).map(|r| r.unwrap()).collect(),
+    )
+    .await;
+    assert_eq!(got, (0..10).map(say).collect::<Vec<_>>());
+    let frame = {
+        session.send_text("raw").await.unwrap();
+        within("incoming", session.incoming().next()).await.unwrap().unwrap()
+    };
+    assert_eq!(frame, Frame::Text("raw".into()));
+}
+
+#[tokio::test]
+async fn receive_is_cancel_safe() {
+    let server = echo_server(Server::new()).await;
+    let mut session = within("connect", Client::new().web_socket_session(server.url("/"))).await.unwrap();
+    // cancel many receives mid-wait while frames arrive: none may be lost
+    let sender = session.sender();
+    let producer = tokio::spawn(async move {
+        for n in 0..200u32 {
+            sender.send_serialized(&n).await.unwrap();
+            if n % 20 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+    });
+    let mut got = Vec::new();
+    while got.len() < 200 {
+        tokio::select! {
+            biased;
+            item = session.receive_deserialized::<u32>() => got.push(item.unwrap()),
+            _ = tokio::task::yield_now() => {}
+        }
+    }
+    producer.await.unwrap();
+    assert_eq!(got, (0..200).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn raw_session_sees_control_frames_and_has_no_pinger() {
+    let server = echo_server(Server::new()).await;
+    let client = Client::builder().ping_interval(Duration::from_millis(50)).build();
+    let mut raw = within("connect", client.web_socket_raw_session(server.url("/"))).await.unwrap();
+    raw.send(Frame::Ping(vec![7u8].into())).await.unwrap();
+    let pong = within("pong", raw.receive()).await.unwrap().unwrap();
+    assert_eq!(pong, Frame::Pong(vec![7u8].into()));
+    // with a 50 ms interval a pinger would have produced pongs by now: a raw session has none
+    raw.send_text("after").await.unwrap();
+    let next = within("echo", raw.receive()).await.unwrap().unwrap();
+    assert_eq!(next, Frame::Text("after".into()));
+}
+
+#[tokio::test]
+async fn peer_close_is_echoed_and_reported() {
+    let server = ws_server(Server::new(), |session| async move {
+        session.close(CloseReason::new(4000u16, "go away")).await.unwrap();
+    })
+    .await;
+    let mut session = within("connect", Client::new().web_socket_session(server.url("/"))).await.unwrap();
+    assert!(within("end", session.receive()).await.is_none());
+    let why = within("reason", session.close_reason()).await;
+    assert_eq!(why, CloseReason::new(4000u16, "go away"));
+}
+
+#[tokio::test]
+async fn dropping_a_session_sends_1000() {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let server = ws_server(Server::new(), move |mut session| {
+        let tx = tx.clone();
+        async move {
+            while session.receive().await.is_some() {}
+            let _ = tx.send(session.close_reason().await);
+        }
+    })
+    .await;
+    let session = within("connect", Client::new().web_socket_session(server.url("/"))).await.unwrap();
+    drop(session);
+    let seen = within("server saw close", rx.recv()).await.unwrap();
+    assert_eq!(seen.code, CloseCode::NORMAL);
+}
+
+#[tokio::test]
+async fn converter_is_static_and_readable() {
+    let client = Client::new();
+    assert_eq!(client.converter(), &Json::default());
+}
