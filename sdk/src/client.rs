@@ -4,15 +4,11 @@ use std::fmt;
 use std::sync::Arc;
 
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::Error as WsError;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::error::ProtocolError;
-use tokio_tungstenite::tungstenite::handshake::client::generate_key;
 use tokio_tungstenite::tungstenite::http;
 use tracing::{Instrument, debug, debug_span};
 use typed_ws_converters::ContentConverter;
 
-use crate::error::{Error, ErrorKind, HandshakeResponse, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::frame::CloseReason;
 use crate::request::{IntoRequest, Request, Scheme};
 use crate::session::{Handshake, Session};
@@ -316,35 +312,9 @@ impl<C: ContentConverter> Client<C> {
             Scheme::Ws => MaybeTls::Plain(tcp),
             Scheme::Wss => self.tls_handshake(tcp, host).await?,
         };
-        let http_request = http_request(request)?;
-        let (ws, response) = tokio_tungstenite::client_async_with_config(
-            http_request,
-            stream,
-            Some(settings.websocket_config()),
-        )
-        .await
-        .map_err(handshake_error)?;
-        let headers = header_pairs(response.headers());
-        let subprotocol = response
-            .headers()
-            .get("sec-websocket-protocol")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        if let Some(selected) = &subprotocol
-            && !request.subprotocols().iter().any(|p| p == selected)
-        {
-            return Err(Error::new(
-                ErrorKind::Handshake,
-                format!("server selected subprotocol {selected:?}, which was not offered"),
-            ));
-        }
-        debug!(status = response.status().as_u16(), ?subprotocol, "upgraded");
-        let handshake = Handshake {
-            status: response.status().as_u16(),
-            headers,
-            subprotocol,
-            path: request.path().to_owned(),
-        };
+        let (ws, handshake) =
+            crate::upgrade::client(stream, request, settings.websocket_config()).await?;
+        debug!(subprotocol = ?handshake.subprotocol(), "upgraded");
         Ok((ws, handshake))
     }
 
@@ -384,39 +354,6 @@ fn force_tls(mut request: Request) -> Request {
     request
 }
 
-fn http_request(request: &Request) -> Result<http::Request<()>> {
-    let mut builder = http::Request::builder()
-        .method("GET")
-        .uri(request.uri())
-        .header("Host", host_header(request))
-        .header("Connection", "Upgrade")
-        .header("Upgrade", "websocket")
-        .header("Sec-WebSocket-Version", "13")
-        .header("Sec-WebSocket-Key", generate_key());
-    if !request.subprotocols().is_empty() {
-        builder = builder.header("Sec-WebSocket-Protocol", request.subprotocols().join(", "));
-    }
-    for (name, value) in request.headers() {
-        builder = builder.header(name.as_str(), value.as_str());
-    }
-    let built = builder
-        .body(())
-        .map_err(|e| Error::config(format!("invalid request: {e}")))?;
-    // validates the shape tungstenite expects, without consuming secrets into errors
-    built
-        .into_client_request()
-        .map_err(|e| Error::config(format!("invalid request: {e}")))
-}
-
-fn host_header(request: &Request) -> String {
-    let port = request.port();
-    if port == request.scheme().default_port() {
-        request.host_for_url()
-    } else {
-        format!("{}:{port}", request.host_for_url())
-    }
-}
-
 pub(crate) fn header_pairs(headers: &http::HeaderMap) -> Vec<(String, String)> {
     headers
         .iter()
@@ -427,40 +364,4 @@ pub(crate) fn header_pairs(headers: &http::HeaderMap) -> Vec<(String, String)> {
             )
         })
         .collect()
-}
-
-fn handshake_error(error: WsError) -> Error {
-    match error {
-        WsError::Http(response) => {
-            let status = response.status().as_u16();
-            let reason = response.status().canonical_reason().unwrap_or("");
-            let headers = header_pairs(response.headers());
-            let body = response.into_body().map(|mut b| {
-                b.truncate(64 * 1024);
-                b
-            });
-            Error::new(
-                ErrorKind::Handshake,
-                format!("server refused the WebSocket upgrade with {status} {reason}"),
-            )
-            .with_response(HandshakeResponse {
-                status,
-                headers,
-                body,
-            })
-        }
-        WsError::Protocol(ProtocolError::SecWebSocketAcceptKeyMismatch) => Error::new(
-            ErrorKind::Handshake,
-            "server sent a wrong Sec-WebSocket-Accept: it is not a WebSocket server, or a proxy altered the upgrade",
-        ),
-        WsError::Protocol(p) => {
-            Error::new(ErrorKind::Handshake, format!("invalid upgrade response: {p}")).with_source(p)
-        }
-        WsError::Io(e) => Error::new(
-            ErrorKind::Handshake,
-            format!("connection failed during the upgrade: {e}"),
-        )
-        .with_source(e),
-        other => Error::new(ErrorKind::Handshake, format!("upgrade failed: {other}")).with_source(other),
-    }
 }

@@ -248,6 +248,14 @@ impl StdError for Error {
     }
 }
 
+impl From<std::io::Error> for Error {
+    /// An I/O error from the application's own socket code (binding a listener, accepting),
+    /// so that `?` works in handlers that return `typed_ws::Result`.
+    fn from(error: std::io::Error) -> Self {
+        Error::new(ErrorKind::Io, error.to_string()).with_source(error)
+    }
+}
+
 /// Formats a byte count for error messages: "70 MiB", "1.5 KiB", "12 bytes".
 pub(crate) fn human_bytes(n: usize) -> String {
     const KIB: usize = 1024;

@@ -48,6 +48,7 @@ mod session;
 mod settings;
 mod stream;
 mod tls;
+mod upgrade;
 
 use std::sync::Arc;
 

@@ -170,17 +170,6 @@ impl Request {
         }
     }
 
-    /// The full URL, query included (may hold secrets: never log it).
-    pub(crate) fn uri(&self) -> String {
-        let default = self.port.is_none() || self.port == Some(self.scheme.default_port());
-        let authority = if default {
-            self.host_for_url()
-        } else {
-            format!("{}:{}", self.host_for_url(), self.port())
-        };
-        format!("{}://{}{}", self.scheme, authority, self.path_and_query())
-    }
-
     /// The URL for logs: query values replaced by `<redacted>`.
     pub(crate) fn redacted(&self) -> String {
         let mut out = format!(
@@ -411,6 +400,20 @@ fn validate_header(name: &str, value: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// A path for logs: each query value replaced by `<redacted>`.
+pub(crate) fn redact_path(path: &str) -> String {
+    match path.split_once('?') {
+        None => path.to_owned(),
+        Some((base, query)) => {
+            let keys: Vec<String> = query
+                .split('&')
+                .map(|pair| format!("{}=<redacted>", pair.split('=').next().unwrap_or_default()))
+                .collect();
+            format!("{base}?{}", keys.join("&"))
+        }
+    }
+}
+
 fn redact_url_str(url: &str) -> String {
     match url.split_once('?') {
         Some((base, _)) => format!("{base}?<redacted>"),
@@ -487,7 +490,8 @@ mod tests {
         assert!(!format!("{r:?}").contains("s3cret"));
         let r = Request::from_url("ws://[::1]:9000").unwrap();
         assert_eq!(r.host(), "::1");
-        assert_eq!(r.uri(), "ws://[::1]:9000/");
+        assert_eq!(r.host_for_url(), "[::1]");
+        assert_eq!(r.port(), 9000);
         let r = Request::from_url("http://h/x").unwrap();
         assert_eq!(r.scheme(), Scheme::Ws);
     }
@@ -519,5 +523,7 @@ mod tests {
             .unwrap();
         assert_eq!(r.path_and_query(), "/x?token=a+b%26c");
         assert_eq!(r.redacted(), "ws://localhost:80/x?token=<redacted>");
+        assert_eq!(redact_path("/x?a=1&b=2"), "/x?a=<redacted>&b=<redacted>");
+        assert_eq!(redact_path("/x"), "/x");
     }
 }

@@ -222,7 +222,7 @@ impl<C: ContentConverter> Server<C> {
                 subprotocol: None,
                 path: "/".into(),
             });
-        span.in_scope(|| debug!(path = %handshake.path, subprotocol = ?handshake.subprotocol, "accepted"));
+        span.in_scope(|| debug!(path = %crate::request::redact_path(&handshake.path), subprotocol = ?handshake.subprotocol, "accepted"));
         Ok(start_session(
             ws,
             Arc::clone(&self.inner.converter),
