@@ -256,6 +256,17 @@ impl From<std::io::Error> for Error {
     }
 }
 
+impl From<ConvertError> for Error {
+    /// A converter error from calling a converter directly: `Encode` for encode errors,
+    /// `Decode` (without a frame) otherwise.
+    fn from(error: ConvertError) -> Self {
+        match error.kind() {
+            typed_ws_converters::ConvertErrorKind::Encode => Error::encode(error),
+            _ => Error::new(ErrorKind::Decode, error.to_string()).with_source(error),
+        }
+    }
+}
+
 /// Formats a byte count for error messages: "70 MiB", "1.5 KiB", "12 bytes".
 pub(crate) fn human_bytes(n: usize) -> String {
     const KIB: usize = 1024;
