@@ -1,0 +1,81 @@
+//! A chat room: one server broadcasting to every member, clients that split their session into
+//! a cloneable `Sender` (used from several tasks) and a `Receiver`.
+//!
+//! ```text
+//! cargo run --example chat
+//! ```
+
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use typed_ws::server::Server;
+use typed_ws::{Client, CloseReason, Sender};
+
+/// Everything said in the room.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+struct Line {
+    from: String,
+    text: String,
+}
+
+type Members = Arc<Mutex<Vec<Sender>>>;
+
+async fn room(listener: TcpListener) {
+    let server = Server::new();
+    let members: Members = Arc::default();
+    while let Ok((tcp, _)) = listener.accept().await {
+        let server = server.clone();
+        let members = Arc::clone(&members);
+        tokio::spawn(async move {
+            let Ok(session) = server.accept(tcp).await else { return };
+            let (tx, mut rx) = session.split();
+            members.lock().map(|mut m| m.push(tx)).ok();
+            while let Ok(line) = rx.receive_deserialized::<Line>().await {
+                // serialize once, send the same frame to everyone
+                let everyone: Vec<Sender> = members.lock().map(|m| m.clone()).unwrap_or_default();
+                let Ok(frame) = typed_ws::ContentConverter::serialize(rx.converter(), &line) else { continue };
+                for member in everyone {
+                    let _ = member.send(frame.clone()).await;
+                }
+            }
+        });
+    }
+}
+
+#[tokio::main]
+async fn main() -> typed_ws::Result<()> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("ws://{}/room", listener.local_addr()?);
+    tokio::spawn(room(listener));
+
+    let client = Client::new();
+    let ann = client.web_socket_session(&url).await?;
+    let bob = client.web_socket_session(&url).await?;
+    let (ann_tx, mut ann_rx) = ann.split();
+    let (bob_tx, bob_rx) = bob.split();
+
+    // two tasks share Ann's sender; Bob says something too
+    let mut tasks = Vec::new();
+    for topic in ["weather", "lunch"] {
+        let tx = ann_tx.clone();
+        tasks.push(tokio::spawn(async move {
+            tx.send_serialized(&Line { from: "ann".into(), text: format!("about {topic}") }).await
+        }));
+    }
+    bob_tx.send_serialized(&Line { from: "bob".into(), text: "hello all".into() }).await?;
+    for task in tasks {
+        task.await.map_err(|e| std::io::Error::other(e.to_string()))??;
+    }
+
+    for _ in 0..3 {
+        let line: Line = ann_rx.receive_deserialized().await?;
+        println!("ann's screen: <{}> {}", line.from, line.text);
+    }
+    ann_tx.close(CloseReason::normal("bye")).await?;
+    println!("ann left: {}", ann_tx.close_reason().await);
+    drop(bob_rx);
+    bob_tx.close(CloseReason::going_away("bob too")).await?;
+    println!("bob left: {}", bob_tx.close_reason().await);
+    Ok(())
+}
