@@ -365,3 +365,24 @@ pub(crate) fn header_pairs(headers: &http::HeaderMap) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+#[cfg(all(test, not(any(feature = "rustls", feature = "native-tls"))))]
+mod no_tls_tests {
+    use super::*;
+
+    /// Built by `scripts/test` with `--no-default-features`: wss must say which feature to turn on.
+    #[tokio::test]
+    async fn wss_without_tls_support_names_the_feature() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accept = tokio::spawn(async move { listener.accept().await.map(|(tcp, _)| tcp) });
+        let url = format!("wss://127.0.0.1:{port}/");
+        let err = tokio::time::timeout(std::time::Duration::from_secs(10), Client::new().web_socket_session(url))
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
+        assert!(err.to_string().contains("`rustls`"), "{err}");
+        drop(accept);
+    }
+}

@@ -162,6 +162,8 @@ impl<C: ContentConverter> Server<C> {
         let selected: Arc<Mutex<Option<Handshake>>> = Arc::new(Mutex::new(None));
         let slot = Arc::clone(&selected);
         let ours = self.inner.subprotocols.clone();
+        // the callback's shape (and its large error type) is tungstenite's
+        #[allow(clippy::result_large_err)]
         let callback = move |request: &HttpRequest, mut response: HttpResponse| {
             let offered: Vec<String> = request
                 .headers()

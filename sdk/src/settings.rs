@@ -98,7 +98,6 @@ macro_rules! session_setters {
         /// pinger (pings from the peer are still answered).
         ///
         /// Default: 20 s.
-        #[must_use]
         pub fn ping_interval(mut self, interval: impl Into<Option<std::time::Duration>>) -> Self {
             let interval = interval.into();
             if interval == Some(std::time::Duration::ZERO) {
@@ -114,7 +113,6 @@ macro_rules! session_setters {
         /// 1011 "ping timeout".
         ///
         /// Default: 20 s.
-        #[must_use]
         pub fn pong_timeout(mut self, timeout: std::time::Duration) -> Self {
             if timeout.is_zero() {
                 self.settings.invalid("pong_timeout must be greater than zero".into());
@@ -127,7 +125,6 @@ macro_rules! session_setters {
         /// 1009.
         ///
         /// Default: 16 MiB.
-        #[must_use]
         pub fn max_frame_size(mut self, bytes: usize) -> Self {
             if bytes == 0 {
                 self.settings.invalid("max_frame_size must be greater than zero".into());
@@ -140,7 +137,6 @@ macro_rules! session_setters {
         /// closes the session with 1009.
         ///
         /// Default: 64 MiB.
-        #[must_use]
         pub fn max_message_size(mut self, bytes: usize) -> Self {
             if bytes == 0 {
                 self.settings.invalid("max_message_size must be greater than zero".into());
@@ -153,7 +149,6 @@ macro_rules! session_setters {
         /// together (on the server: the upgrade handshake). It does not limit a live session.
         ///
         /// Default: 10 s.
-        #[must_use]
         pub fn connect_timeout(mut self, timeout: std::time::Duration) -> Self {
             if timeout.is_zero() {
                 self.settings.invalid("connect_timeout must be greater than zero".into());
@@ -165,7 +160,6 @@ macro_rules! session_setters {
         /// How long `close` waits for the peer's close frame before dropping the connection.
         ///
         /// Default: 5 s.
-        #[must_use]
         pub fn close_timeout(mut self, timeout: std::time::Duration) -> Self {
             self.settings.close_timeout = timeout;
             self
@@ -176,7 +170,6 @@ macro_rules! session_setters {
         /// from the socket until the application catches up.
         ///
         /// Default: 1024.
-        #[must_use]
         pub fn channel_capacity(mut self, messages: usize) -> Self {
             if messages == 0 {
                 self.settings.invalid("channel_capacity must be at least 1".into());
@@ -189,7 +182,6 @@ macro_rules! session_setters {
         ///
         /// Default: 32 KiB (tungstenite's own default of 128 KiB is zero-filled on every read
         /// and measurably slower for small messages).
-        #[must_use]
         pub fn read_buffer_size(mut self, bytes: usize) -> Self {
             if bytes == 0 {
                 self.settings.invalid("read_buffer_size must be greater than zero".into());
@@ -202,7 +194,6 @@ macro_rules! session_setters {
         /// socket; queued frames are always flushed when the outgoing queue runs empty.
         ///
         /// Default: 64 KiB.
-        #[must_use]
         pub fn write_buffer_size(mut self, bytes: usize) -> Self {
             self.settings.write_buffer_size = bytes;
             self

@@ -1,7 +1,12 @@
 //! TLS for `wss://`: rustls by default (ring provider, TLS 1.2 and 1.3, webpki roots), or
 //! native-tls.
+#![cfg_attr(
+    not(any(feature = "rustls", feature = "native-tls")),
+    allow(unused_imports, dead_code)
+)]
 
 use std::fmt;
+#[cfg(feature = "rustls")]
 use std::sync::Arc;
 
 use crate::error::{Error, ErrorKind, Result};
