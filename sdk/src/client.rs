@@ -10,6 +10,7 @@ use typed_ws_converters::ContentConverter;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::frame::CloseReason;
+use crate::proxy::Proxy;
 use crate::request::{IntoRequest, Request, Scheme};
 use crate::session::{Handshake, Session};
 use crate::settings::{Settings, session_setters};
@@ -51,6 +52,19 @@ struct Inner<C> {
     converter: Arc<C>,
     settings: Arc<Settings>,
     tls: std::result::Result<Connector, String>,
+    proxy: ProxyChoice,
+}
+
+/// Where the client's connections go first.
+#[derive(Clone, Debug, Default)]
+enum ProxyChoice {
+    /// Straight to the server.
+    #[default]
+    Direct,
+    /// Through this proxy.
+    Fixed(Proxy),
+    /// As `HTTP_PROXY`/`HTTPS_PROXY`/`ALL_PROXY`/`NO_PROXY` say at connect time.
+    FromEnv,
 }
 
 impl<C> Clone for Client<C> {
@@ -82,6 +96,7 @@ impl Client<Json> {
             converter: Json::default(),
             settings: Settings::default(),
             tls: TlsSettings::default(),
+            proxy: ProxyChoice::Direct,
         }
     }
 }
@@ -99,6 +114,7 @@ pub struct ClientBuilder<C = Json> {
     converter: C,
     settings: Settings,
     tls: TlsSettings,
+    proxy: ProxyChoice,
 }
 
 impl<C: fmt::Debug> fmt::Debug for ClientBuilder<C> {
@@ -107,6 +123,7 @@ impl<C: fmt::Debug> fmt::Debug for ClientBuilder<C> {
             .field("converter", &self.converter)
             .field("settings", &self.settings)
             .field("tls", &self.tls)
+            .field("proxy", &self.proxy)
             .finish()
     }
 }
@@ -120,10 +137,37 @@ impl<C: ContentConverter> ClientBuilder<C> {
             converter,
             settings: self.settings,
             tls: self.tls,
+            proxy: self.proxy,
         }
     }
 
     session_setters!();
+
+    /// Connects through a proxy: `http://[user:pass@]host:port` (HTTP CONNECT, basic auth) or
+    /// `socks5://[user:pass@]host:port` (`socks5h://` lets the proxy resolve names), for ws and
+    /// wss alike. Credentials are never logged.
+    ///
+    /// Default: no proxy.
+    pub fn proxy(mut self, url: &str) -> Self {
+        match Proxy::parse(url) {
+            Ok(proxy) => self.proxy = ProxyChoice::Fixed(proxy),
+            Err(e) => self.settings.invalid(e.to_string()),
+        }
+        self
+    }
+
+    /// Takes the proxy from `HTTPS_PROXY` (wss) / `HTTP_PROXY` (ws) / `ALL_PROXY`, skipping
+    /// hosts listed in `NO_PROXY`, read at each connect.
+    ///
+    /// Default: `false` (the environment is ignored unless you opt in).
+    pub fn proxy_from_env(mut self, enabled: bool) -> Self {
+        if enabled {
+            self.proxy = ProxyChoice::FromEnv;
+        } else if matches!(self.proxy, ProxyChoice::FromEnv) {
+            self.proxy = ProxyChoice::Direct;
+        }
+        self
+    }
 
     /// Trusts an extra root certificate (DER) for `wss://`, on top of the webpki roots.
     ///
@@ -139,7 +183,9 @@ impl<C: ContentConverter> ClientBuilder<C> {
     pub fn add_root_certificate_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
         match pem_to_der(pem.as_ref()) {
             Ok(ders) => self.tls.extra_roots_der.extend(ders),
-            Err(e) => self.settings.invalid(format!("invalid root certificate PEM: {e}")),
+            Err(e) => self
+                .settings
+                .invalid(format!("invalid root certificate PEM: {e}")),
         }
         self
     }
@@ -166,7 +212,10 @@ impl<C: ContentConverter> ClientBuilder<C> {
     ///
     /// Default: rustls when that feature is on.
     #[cfg(feature = "native-tls")]
-    pub fn native_tls_connector(mut self, connector: tokio_native_tls::native_tls::TlsConnector) -> Self {
+    pub fn native_tls_connector(
+        mut self,
+        connector: tokio_native_tls::native_tls::TlsConnector,
+    ) -> Self {
         self.tls.native = Some(connector);
         self
     }
@@ -179,6 +228,7 @@ impl<C: ContentConverter> ClientBuilder<C> {
                 converter: Arc::new(self.converter),
                 settings: Arc::new(self.settings),
                 tls,
+                proxy: self.proxy,
             }),
         }
     }
@@ -271,17 +321,14 @@ impl<C: ContentConverter> Client<C> {
     async fn open(&self, request: Request, raw: bool) -> Result<Session<C>> {
         let settings = &self.inner.settings;
         settings.check()?;
-        let timeout = request.connect_timeout().unwrap_or(settings.connect_timeout);
+        let timeout = request
+            .connect_timeout()
+            .unwrap_or(settings.connect_timeout);
         let span = debug_span!("typed_ws.session", url = %request.redacted(), raw);
         let connect = self.connect(&request).instrument(span.clone());
-        let (ws, handshake) = tokio::time::timeout(timeout, connect)
-            .await
-            .map_err(|_| {
-                Error::timeout(
-                    &format!("connecting to {}", request.redacted()),
-                    timeout,
-                )
-            })??;
+        let (ws, handshake) = tokio::time::timeout(timeout, connect).await.map_err(|_| {
+            Error::timeout(&format!("connecting to {}", request.redacted()), timeout)
+        })??;
         Ok(start_session(
             ws,
             Arc::clone(&self.inner.converter),
@@ -299,15 +346,32 @@ impl<C: ContentConverter> Client<C> {
         let settings = &self.inner.settings;
         let host = request.host();
         let port = request.port();
-        debug!("connecting");
-        let tcp = TcpStream::connect((host, port)).await.map_err(|e| {
-            Error::new(
-                ErrorKind::Connect,
-                format!("could not connect to {}:{port}: {e}", request.host_for_url()),
-            )
-            .with_source(e)
-        })?;
-        let _ = tcp.set_nodelay(true);
+        let proxy = match &self.inner.proxy {
+            ProxyChoice::Direct => None,
+            ProxyChoice::Fixed(proxy) => Some(proxy.clone()),
+            ProxyChoice::FromEnv => Proxy::from_env(request.scheme(), host)?,
+        };
+        let tcp = match proxy {
+            Some(proxy) => {
+                debug!(?proxy, "connecting through proxy");
+                proxy.connect(host, port).await?
+            }
+            None => {
+                debug!("connecting");
+                let tcp = TcpStream::connect((host, port)).await.map_err(|e| {
+                    Error::new(
+                        ErrorKind::Connect,
+                        format!(
+                            "could not connect to {}:{port}: {e}",
+                            request.host_for_url()
+                        ),
+                    )
+                    .with_source(e)
+                })?;
+                let _ = tcp.set_nodelay(true);
+                tcp
+            }
+        };
         let stream = match request.scheme() {
             Scheme::Ws => MaybeTls::Plain(tcp),
             Scheme::Wss => self.tls_handshake(tcp, host).await?,
@@ -319,22 +383,38 @@ impl<C: ContentConverter> Client<C> {
     }
 
     async fn tls_handshake(&self, tcp: TcpStream, host: &str) -> Result<MaybeTls> {
-        let connector = self.inner.tls.as_ref().map_err(|e| Error::new(ErrorKind::Tls, e.clone()))?;
+        let connector = self
+            .inner
+            .tls
+            .as_ref()
+            .map_err(|e| Error::new(ErrorKind::Tls, e.clone()))?;
         match connector {
             #[cfg(feature = "rustls")]
             Connector::Rustls(connector) => {
-                let name = rustls_pki_types::ServerName::try_from(host.to_owned()).map_err(|e| {
-                    Error::new(ErrorKind::Config, format!("invalid TLS server name {host:?}: {e}"))
-                })?;
+                let name =
+                    rustls_pki_types::ServerName::try_from(host.to_owned()).map_err(|e| {
+                        Error::new(
+                            ErrorKind::Config,
+                            format!("invalid TLS server name {host:?}: {e}"),
+                        )
+                    })?;
                 let tls = connector.connect(name, tcp).await.map_err(|e| {
-                    Error::new(ErrorKind::Tls, format!("TLS handshake with {host} failed: {e}")).with_source(e)
+                    Error::new(
+                        ErrorKind::Tls,
+                        format!("TLS handshake with {host} failed: {e}"),
+                    )
+                    .with_source(e)
                 })?;
                 Ok(MaybeTls::Rustls(Box::new(tls)))
             }
             #[cfg(feature = "native-tls")]
             Connector::Native(connector) => {
                 let tls = connector.connect(host, tcp).await.map_err(|e| {
-                    Error::new(ErrorKind::Tls, format!("TLS handshake with {host} failed: {e}")).with_source(e)
+                    Error::new(
+                        ErrorKind::Tls,
+                        format!("TLS handshake with {host} failed: {e}"),
+                    )
+                    .with_source(e)
                 })?;
                 Ok(MaybeTls::Native(Box::new(tls)))
             }
@@ -377,10 +457,13 @@ mod no_tls_tests {
         let port = listener.local_addr().unwrap().port();
         let accept = tokio::spawn(async move { listener.accept().await.map(|(tcp, _)| tcp) });
         let url = format!("wss://127.0.0.1:{port}/");
-        let err = tokio::time::timeout(std::time::Duration::from_secs(10), Client::new().web_socket_session(url))
-            .await
-            .unwrap()
-            .unwrap_err();
+        let err = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            Client::new().web_socket_session(url),
+        )
+        .await
+        .unwrap()
+        .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
         assert!(err.to_string().contains("`rustls`"), "{err}");
         drop(accept);

@@ -129,7 +129,9 @@ where
             flush_waiters: Vec::new(),
             phase: Phase::Open,
             outcome: None,
-            timer: Box::pin(tokio::time::sleep_until(next_ping.unwrap_or(now + Duration::from_secs(86400 * 365)))),
+            timer: Box::pin(tokio::time::sleep_until(
+                next_ping.unwrap_or(now + Duration::from_secs(86400 * 365)),
+            )),
             outstanding_ping: None,
             ping_counter: 0,
             next_ping,
@@ -271,10 +273,7 @@ where
                     trace!(rtt = ?sent.elapsed(), "pong matched");
                     self.outstanding_ping = None;
                     self.deadline = None;
-                    self.next_ping = self
-                        .settings
-                        .ping_interval
-                        .map(|interval| sent + interval);
+                    self.next_ping = self.settings.ping_interval.map(|interval| sent + interval);
                 }
                 if self.raw {
                     self.deliver(Ok(Frame::Pong(payload)));
@@ -373,7 +372,10 @@ where
     fn end_of_stream(&mut self) {
         if self.outcome.is_none() {
             debug!("connection ended without a close frame");
-            let reason = CloseReason::new(CloseCode::ABNORMAL, "connection closed without a close frame");
+            let reason = CloseReason::new(
+                CloseCode::ABNORMAL,
+                "connection closed without a close frame",
+            );
             self.deliver(Err(Error::new(
                 ErrorKind::Io,
                 "connection closed by the peer without a close frame (1006)",
@@ -449,7 +451,11 @@ where
                     progress = true;
                 }
                 Poll::Ready(Some(Command::Send(message))) => {
-                    trace!(kind = message_kind(&message), len = message.len(), "sending");
+                    trace!(
+                        kind = message_kind(&message),
+                        len = message.len(),
+                        "sending"
+                    );
                     if !self.write(message, cx) {
                         return true;
                     }
@@ -546,7 +552,10 @@ where
             Phase::Open => {
                 self.ping_counter += 1;
                 let payload = self.ping_counter;
-                if self.write(WsMessage::Ping(Bytes::copy_from_slice(&payload.to_be_bytes())), cx) {
+                if self.write(
+                    WsMessage::Ping(Bytes::copy_from_slice(&payload.to_be_bytes())),
+                    cx,
+                ) {
                     trace!(payload, "ping sent");
                     self.outstanding_ping = Some((payload, now));
                     self.deadline = Some(now + self.settings.pong_timeout);

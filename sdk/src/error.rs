@@ -98,7 +98,10 @@ impl Error {
         }
     }
 
-    pub(crate) fn with_source(mut self, source: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+    pub(crate) fn with_source(
+        mut self,
+        source: impl Into<Box<dyn StdError + Send + Sync>>,
+    ) -> Self {
         self.inner.source = Some(source.into());
         self
     }
@@ -128,7 +131,10 @@ impl Error {
     }
 
     pub(crate) fn timeout(what: &str, after: Duration) -> Self {
-        Self::new(ErrorKind::Timeout, format!("{what} timed out after {after:?}"))
+        Self::new(
+            ErrorKind::Timeout,
+            format!("{what} timed out after {after:?}"),
+        )
     }
 
     pub(crate) fn encode(error: ConvertError) -> Self {

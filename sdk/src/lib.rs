@@ -42,6 +42,7 @@
 mod client;
 mod driver;
 mod error;
+mod proxy;
 mod request;
 pub mod server;
 mod session;
@@ -59,6 +60,7 @@ use tracing::Span;
 
 pub use client::{Client, ClientBuilder};
 pub use error::{Error, ErrorKind, HandshakeResponse, Result};
+pub use proxy::{Proxy, ProxyKind};
 pub use request::{IntoRequest, Request, RequestBuilder, Scheme};
 pub use session::{Handshake, Messages, Receiver, Sender, Session};
 pub use typed_ws_converters::{

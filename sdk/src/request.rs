@@ -247,7 +247,10 @@ impl RequestBuilder {
         };
         let request = &mut self.request;
         request.scheme = scheme;
-        request.host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+        request.host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
         request.port = url.port();
         request.path = if url.path().is_empty() {
             "/".into()
@@ -276,7 +279,10 @@ impl RequestBuilder {
         if host.is_empty() {
             self.fail("host must not be empty".into());
         }
-        self.request.host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+        self.request.host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
         self
     }
 
@@ -503,14 +509,26 @@ mod tests {
             .header("also:bad", "y")
             .build()
             .unwrap_err();
-        assert!(err.to_string().contains("invalid header name \"Bad Name\""), "{err}");
+        assert!(
+            err.to_string().contains("invalid header name \"Bad Name\""),
+            "{err}"
+        );
         let err = Request::from_url("ftp://x/").unwrap_err();
-        assert!(err.to_string().contains("unsupported URL scheme `ftp`"), "{err}");
+        assert!(
+            err.to_string().contains("unsupported URL scheme `ftp`"),
+            "{err}"
+        );
         let err = Request::from_url("not a url").unwrap_err();
         assert!(err.to_string().contains("invalid URL"), "{err}");
-        let err = Request::builder().header("X-A", "a\r\nb").build().unwrap_err();
+        let err = Request::builder()
+            .header("X-A", "a\r\nb")
+            .build()
+            .unwrap_err();
         assert!(err.to_string().contains("control characters"), "{err}");
-        let err = Request::builder().subprotocols(["a b"]).build().unwrap_err();
+        let err = Request::builder()
+            .subprotocols(["a b"])
+            .build()
+            .unwrap_err();
         assert!(err.to_string().contains("invalid subprotocol"), "{err}");
     }
 

@@ -128,7 +128,8 @@ impl<C: ContentConverter> ServerBuilder<C> {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.subprotocols.extend(protocols.into_iter().map(Into::into));
+        self.subprotocols
+            .extend(protocols.into_iter().map(Into::into));
         self
     }
 
@@ -178,7 +179,9 @@ impl<C: ContentConverter> Server<C> {
             if let Some(protocol) = &subprotocol {
                 match HeaderValue::from_str(protocol) {
                     Ok(value) => {
-                        response.headers_mut().insert("sec-websocket-protocol", value);
+                        response
+                            .headers_mut()
+                            .insert("sec-websocket-protocol", value);
                     }
                     Err(_) => {
                         let mut refused = ErrorResponse::new(Some("invalid subprotocol".into()));
@@ -210,9 +213,15 @@ impl<C: ContentConverter> Server<C> {
         .instrument(span.clone());
         let ws = tokio::time::timeout(settings.connect_timeout, accept)
             .await
-            .map_err(|_| Error::timeout("waiting for the upgrade request", settings.connect_timeout))?
+            .map_err(|_| {
+                Error::timeout("waiting for the upgrade request", settings.connect_timeout)
+            })?
             .map_err(|e| {
-                Error::new(ErrorKind::Handshake, format!("invalid upgrade request: {e}")).with_source(e)
+                Error::new(
+                    ErrorKind::Handshake,
+                    format!("invalid upgrade request: {e}"),
+                )
+                .with_source(e)
             })?;
         let handshake = selected
             .lock()

@@ -127,7 +127,10 @@ impl<C> fmt::Debug for Session<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Session")
             .field("subprotocol", &self.sender.shared.handshake.subprotocol)
-            .field("closing", &self.sender.shared.closing.load(Ordering::Relaxed))
+            .field(
+                "closing",
+                &self.sender.shared.closing.load(Ordering::Relaxed),
+            )
             .finish_non_exhaustive()
     }
 }

@@ -115,7 +115,8 @@ macro_rules! session_setters {
         /// Default: 20 s.
         pub fn pong_timeout(mut self, timeout: std::time::Duration) -> Self {
             if timeout.is_zero() {
-                self.settings.invalid("pong_timeout must be greater than zero".into());
+                self.settings
+                    .invalid("pong_timeout must be greater than zero".into());
             }
             self.settings.pong_timeout = timeout;
             self
@@ -127,7 +128,8 @@ macro_rules! session_setters {
         /// Default: 16 MiB.
         pub fn max_frame_size(mut self, bytes: usize) -> Self {
             if bytes == 0 {
-                self.settings.invalid("max_frame_size must be greater than zero".into());
+                self.settings
+                    .invalid("max_frame_size must be greater than zero".into());
             }
             self.settings.max_frame_size = bytes;
             self
@@ -139,7 +141,8 @@ macro_rules! session_setters {
         /// Default: 64 MiB.
         pub fn max_message_size(mut self, bytes: usize) -> Self {
             if bytes == 0 {
-                self.settings.invalid("max_message_size must be greater than zero".into());
+                self.settings
+                    .invalid("max_message_size must be greater than zero".into());
             }
             self.settings.max_message_size = bytes;
             self
@@ -151,7 +154,8 @@ macro_rules! session_setters {
         /// Default: 10 s.
         pub fn connect_timeout(mut self, timeout: std::time::Duration) -> Self {
             if timeout.is_zero() {
-                self.settings.invalid("connect_timeout must be greater than zero".into());
+                self.settings
+                    .invalid("connect_timeout must be greater than zero".into());
             }
             self.settings.connect_timeout = timeout;
             self
@@ -172,7 +176,8 @@ macro_rules! session_setters {
         /// Default: 1024.
         pub fn channel_capacity(mut self, messages: usize) -> Self {
             if messages == 0 {
-                self.settings.invalid("channel_capacity must be at least 1".into());
+                self.settings
+                    .invalid("channel_capacity must be at least 1".into());
             }
             self.settings.channel_capacity = messages;
             self
@@ -184,7 +189,8 @@ macro_rules! session_setters {
         /// and measurably slower for small messages).
         pub fn read_buffer_size(mut self, bytes: usize) -> Self {
             if bytes == 0 {
-                self.settings.invalid("read_buffer_size must be greater than zero".into());
+                self.settings
+                    .invalid("read_buffer_size must be greater than zero".into());
             }
             self.settings.read_buffer_size = bytes;
             self

@@ -66,9 +66,10 @@ impl TlsSettings {
                 builder.disable_built_in_roots(true);
             }
             for der in &self.extra_roots_der {
-                let cert = tokio_native_tls::native_tls::Certificate::from_der(der).map_err(|e| {
-                    Error::new(ErrorKind::Tls, format!("invalid root certificate: {e}"))
-                })?;
+                let cert =
+                    tokio_native_tls::native_tls::Certificate::from_der(der).map_err(|e| {
+                        Error::new(ErrorKind::Tls, format!("invalid root certificate: {e}"))
+                    })?;
                 builder.add_root_certificate(cert);
             }
             let connector = builder
@@ -89,7 +90,9 @@ impl TlsSettings {
         for der in &self.extra_roots_der {
             roots
                 .add(rustls_pki_types::CertificateDer::from(der.clone()))
-                .map_err(|e| Error::new(ErrorKind::Config, format!("invalid root certificate: {e}")))?;
+                .map_err(|e| {
+                    Error::new(ErrorKind::Config, format!("invalid root certificate: {e}"))
+                })?;
         }
         // an explicit provider: never depends on a process-level default being installed
         let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -116,7 +119,8 @@ pub(crate) fn pem_to_der(pem: &[u8]) -> std::result::Result<Vec<Vec<u8>>, String
             .chars()
             .filter(|c| !c.is_whitespace())
             .collect();
-        let der = base64_decode(&body).ok_or_else(|| "PEM certificate is not valid base64".to_owned())?;
+        let der =
+            base64_decode(&body).ok_or_else(|| "PEM certificate is not valid base64".to_owned())?;
         out.push(der);
         rest = &rest[body_start + end..];
     }
@@ -164,7 +168,10 @@ mod tests {
     #[test]
     fn pem_round_trip() {
         let pem = "-----BEGIN CERTIFICATE-----\nAAEC/w==\n-----END CERTIFICATE-----\n";
-        assert_eq!(pem_to_der(pem.as_bytes()).unwrap(), vec![vec![0, 1, 2, 255]]);
+        assert_eq!(
+            pem_to_der(pem.as_bytes()).unwrap(),
+            vec![vec![0, 1, 2, 255]]
+        );
         assert!(pem_to_der(b"nothing").is_err());
     }
 }

@@ -3,8 +3,8 @@
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::handshake::client::generate_key;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
 use crate::error::{Error, ErrorKind, HandshakeResponse, Result};
@@ -108,9 +108,10 @@ where
     if !header("upgrade").is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket")) {
         return refuse("upgrade response lacks `Upgrade: websocket`".into());
     }
-    if !header("connection")
-        .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade")))
-    {
+    if !header("connection").is_some_and(|v| {
+        v.split(',')
+            .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+    }) {
         return refuse("upgrade response lacks `Connection: Upgrade`".into());
     }
     let expected = derive_accept_key(key.as_bytes());
@@ -138,7 +139,8 @@ where
     }
 
     let leftover = buf.split_off(head_len);
-    let ws = WebSocketStream::from_partially_read(stream, leftover, Role::Client, Some(config)).await;
+    let ws =
+        WebSocketStream::from_partially_read(stream, leftover, Role::Client, Some(config)).await;
     Ok((
         ws,
         Handshake {

@@ -51,7 +51,9 @@ where
     F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
     let addr = listener.local_addr().expect("local addr");
     let task = tokio::spawn(async move {
         let mut conns = tokio::task::JoinSet::new();
@@ -190,4 +192,117 @@ pub async fn read_close_code(tcp: &mut TcpStream) -> Option<u16> {
             return (payload.len() >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]]));
         }
     }
+}
+
+/// The folder `scripts/peers` installs the third-party peers into: `$TYPED_WS_PEERS`, else
+/// `target/peers` of this workspace.
+pub fn peers_dir() -> std::path::PathBuf {
+    match std::env::var_os("TYPED_WS_PEERS") {
+        Some(dir) => dir.into(),
+        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/peers"),
+    }
+}
+
+/// The path of an installed peer file (e.g. `proxy/bin/pproxy`), panicking with the command
+/// to run when it is missing: a peer-backed test never passes without its peer.
+pub fn peer(relative: &str) -> std::path::PathBuf {
+    let path = peers_dir().join(relative);
+    assert!(
+        path.exists(),
+        "peer {} is not installed: run scripts/test (or scripts/peers) first",
+        path.display()
+    );
+    path
+}
+
+/// A free loopback port (bound and released: for peers that cannot bind port 0 themselves).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// A child process killed (by PID) and reaped when dropped.
+#[derive(Debug)]
+pub struct Child(pub std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits until something accepts TCP connections on 127.0.0.1:`port` (at most [`WAIT`]),
+/// checking that `child` is still alive.
+pub async fn wait_for_port(child: &mut Child, port: u16) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Ok(Some(status)) = child.0.try_wait() {
+            panic!("peer exited before listening on {port}: {status}");
+        }
+        if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "peer never listened on {port}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A minimal HTTP CONNECT proxy on loopback. It answers 407 unless the request carries
+/// `Proxy-Authorization: <required>` (when one is required), and sends every CONNECT head it
+/// saw on the returned channel.
+pub async fn connect_proxy(
+    required: Option<String>,
+) -> (Guard, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let guard = tcp_server(move |mut client| {
+        let required = required.clone();
+        let tx = tx.clone();
+        async move {
+            let Ok(head) = read_head(&mut client).await else {
+                return;
+            };
+            let _ = tx.send(head.clone());
+            let authorized = match &required {
+                None => true,
+                Some(value) => head.lines().any(|line| {
+                    line.split_once(':').is_some_and(|(n, v)| {
+                        n.trim().eq_ignore_ascii_case("proxy-authorization") && v.trim() == value
+                    })
+                }),
+            };
+            if !authorized {
+                let _ = client
+                    .write_all(
+                        b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n",
+                    )
+                    .await;
+                return;
+            }
+            let target = head
+                .lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1))
+                .unwrap_or_default()
+                .to_owned();
+            let Ok(mut upstream) = TcpStream::connect(target.as_str()).await else {
+                let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n").await;
+                return;
+            };
+            if client
+                .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                .await
+                .is_ok()
+            {
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+            }
+        }
+    })
+    .await;
+    (guard, rx)
 }
