@@ -22,6 +22,9 @@
 //! ```
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+#[doc(hidden)]
+#[path = "derive_support.rs"]
+pub mod __derive;
 mod converter;
 mod finite;
 mod frame;
@@ -37,3 +40,5 @@ pub use msgpack::MessagePack;
 
 /// Re-exported so that custom converters and derived code name one `bytes` version.
 pub use bytes::Bytes;
+mod negotiate;
+pub use negotiate::{Chosen, ConverterSet, Offer, Offers};

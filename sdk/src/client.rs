@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::http;
 use tracing::{Instrument, debug, debug_span};
-use typed_ws_converters::ContentConverter;
+use typed_ws_converters::{ContentConverter, ConverterSet};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::frame::CloseReason;
@@ -50,6 +50,7 @@ pub struct Client<C = Json> {
 
 struct Inner<C> {
     converter: Arc<C>,
+    negotiation: Option<Arc<dyn ConverterSet<Converter = C>>>,
     settings: Arc<Settings>,
     tls: std::result::Result<Connector, String>,
     proxy: ProxyChoice,
@@ -94,6 +95,7 @@ impl Client<Json> {
     pub fn builder() -> ClientBuilder<Json> {
         ClientBuilder {
             converter: Json::default(),
+            negotiation: None,
             settings: Settings::default(),
             tls: TlsSettings::default(),
             proxy: ProxyChoice::Direct,
@@ -112,6 +114,7 @@ impl Default for Client<Json> {
 #[must_use]
 pub struct ClientBuilder<C = Json> {
     converter: C,
+    negotiation: Option<Arc<dyn ConverterSet<Converter = C>>>,
     settings: Settings,
     tls: TlsSettings,
     proxy: ProxyChoice,
@@ -121,6 +124,7 @@ impl<C: fmt::Debug> fmt::Debug for ClientBuilder<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientBuilder")
             .field("converter", &self.converter)
+            .field("negotiated", &self.negotiation.is_some())
             .field("settings", &self.settings)
             .field("tls", &self.tls)
             .field("proxy", &self.proxy)
@@ -135,6 +139,25 @@ impl<C: ContentConverter> ClientBuilder<C> {
     pub fn converter<C2: ContentConverter>(self, converter: C2) -> ClientBuilder<C2> {
         ClientBuilder {
             converter,
+            negotiation: None,
+            settings: self.settings,
+            tls: self.tls,
+            proxy: self.proxy,
+        }
+    }
+
+    /// Offers several converters by subprotocol name and uses, in each session, the one the
+    /// server selects: `Offer::new("v1.json", Json::default()).or("v1.msgpack",
+    /// MessagePack::default())`. The session's converter is a [`Chosen`](crate::Chosen) enum,
+    /// so dispatch stays static. A server that selects none of them is a handshake error.
+    /// The offers are sent as `Sec-WebSocket-Protocol`; requests must not set subprotocols of
+    /// their own.
+    ///
+    /// Default: no negotiation (the one converter set with [`converter`](Self::converter)).
+    pub fn negotiate<S: ConverterSet>(self, offers: S) -> ClientBuilder<S::Converter> {
+        ClientBuilder {
+            converter: offers.first(),
+            negotiation: Some(Arc::new(offers)),
             settings: self.settings,
             tls: self.tls,
             proxy: self.proxy,
@@ -226,6 +249,7 @@ impl<C: ContentConverter> ClientBuilder<C> {
         Client {
             inner: Arc::new(Inner {
                 converter: Arc::new(self.converter),
+                negotiation: self.negotiation,
                 settings: Arc::new(self.settings),
                 tls,
                 proxy: self.proxy,
@@ -318,9 +342,17 @@ impl<C: ContentConverter> Client<C> {
         &self.inner.converter
     }
 
-    async fn open(&self, request: Request, raw: bool) -> Result<Session<C>> {
+    async fn open(&self, mut request: Request, raw: bool) -> Result<Session<C>> {
         let settings = &self.inner.settings;
         settings.check()?;
+        if let Some(negotiation) = &self.inner.negotiation {
+            if !request.subprotocols().is_empty() {
+                return Err(Error::config(
+                    "this client negotiates its converter, which sets the subprotocols; remove subprotocols() from the request",
+                ));
+            }
+            request.set_subprotocols(negotiation.names());
+        }
         let timeout = request
             .connect_timeout()
             .unwrap_or(settings.connect_timeout);
@@ -329,9 +361,27 @@ impl<C: ContentConverter> Client<C> {
         let (ws, handshake) = tokio::time::timeout(timeout, connect).await.map_err(|_| {
             Error::timeout(&format!("connecting to {}", request.redacted()), timeout)
         })??;
+        let converter = match &self.inner.negotiation {
+            None => Arc::clone(&self.inner.converter),
+            Some(negotiation) => {
+                let selected = handshake.subprotocol().and_then(|p| negotiation.select(p));
+                match selected {
+                    Some(converter) => Arc::new(converter),
+                    None => {
+                        return Err(Error::new(
+                            ErrorKind::Handshake,
+                            format!(
+                                "server selected no subprotocol, so no converter; offered {:?}",
+                                negotiation.names()
+                            ),
+                        ));
+                    }
+                }
+            }
+        };
         Ok(start_session(
             ws,
-            Arc::clone(&self.inner.converter),
+            converter,
             Arc::clone(settings),
             raw,
             handshake,

@@ -64,8 +64,9 @@ pub use proxy::{Proxy, ProxyKind};
 pub use request::{IntoRequest, Request, RequestBuilder, Scheme};
 pub use session::{Handshake, Messages, Receiver, Sender, Session};
 pub use typed_ws_converters::{
-    Bytes, CloseCode, CloseReason, ContentConverter, ConvertError, ConvertErrorKind, Frame,
-    FrameKind, Json, MAX_CLOSE_REASON_BYTES, Message, MessagePack,
+    Bytes, Chosen, CloseCode, CloseReason, ContentConverter, ConvertError, ConvertErrorKind,
+    ConverterSet, Frame, FrameKind, Json, MAX_CLOSE_REASON_BYTES, Message, MessagePack, Offer,
+    Offers,
 };
 #[cfg(feature = "macros")]
 pub use typed_ws_macros::Message;

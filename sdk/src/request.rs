@@ -156,6 +156,10 @@ impl Request {
         format!("{}?{query}", self.path)
     }
 
+    pub(crate) fn set_subprotocols(&mut self, protocols: Vec<String>) {
+        self.subprotocols = protocols;
+    }
+
     /// Switches to `wss` (Ktor's `wss { }`); a request without a port then goes to 443.
     pub(crate) fn force_wss(&mut self) {
         self.scheme = Scheme::Wss;

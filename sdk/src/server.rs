@@ -24,7 +24,7 @@ use tokio_tungstenite::tungstenite::handshake::server::{
 };
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
 use tracing::{Instrument, debug, debug_span};
-use typed_ws_converters::ContentConverter;
+use typed_ws_converters::{ContentConverter, ConverterSet};
 
 use crate::client::header_pairs;
 use crate::error::{Error, ErrorKind, Result};
@@ -43,6 +43,7 @@ pub struct Server<C = Json> {
 
 struct Inner<C> {
     converter: Arc<C>,
+    negotiation: Option<Arc<dyn ConverterSet<Converter = C>>>,
     settings: Arc<Settings>,
     subprotocols: Vec<String>,
 }
@@ -74,6 +75,7 @@ impl Server<Json> {
     pub fn builder() -> ServerBuilder<Json> {
         ServerBuilder {
             converter: Json::default(),
+            negotiation: None,
             settings: Settings::default(),
             subprotocols: Vec::new(),
         }
@@ -90,6 +92,7 @@ impl Default for Server<Json> {
 #[must_use]
 pub struct ServerBuilder<C = Json> {
     converter: C,
+    negotiation: Option<Arc<dyn ConverterSet<Converter = C>>>,
     settings: Settings,
     subprotocols: Vec<String>,
 }
@@ -111,8 +114,24 @@ impl<C: ContentConverter> ServerBuilder<C> {
     pub fn converter<C2: ContentConverter>(self, converter: C2) -> ServerBuilder<C2> {
         ServerBuilder {
             converter,
+            negotiation: None,
             settings: self.settings,
             subprotocols: self.subprotocols,
+        }
+    }
+
+    /// Speaks several converters, one per subprotocol, in order of preference: the first
+    /// offer the client also offers is selected and the session uses its converter. A client
+    /// that offers none of them is refused with 400 and a body naming the supported ones.
+    /// Replaces [`subprotocols`](Self::subprotocols).
+    ///
+    /// Default: no negotiation.
+    pub fn negotiate<S: ConverterSet>(self, offers: S) -> ServerBuilder<S::Converter> {
+        ServerBuilder {
+            converter: offers.first(),
+            subprotocols: offers.names(),
+            negotiation: Some(Arc::new(offers)),
+            settings: self.settings,
         }
     }
 
@@ -138,6 +157,7 @@ impl<C: ContentConverter> ServerBuilder<C> {
         Server {
             inner: Arc::new(Inner {
                 converter: Arc::new(self.converter),
+                negotiation: self.negotiation,
                 settings: Arc::new(self.settings),
                 subprotocols: self.subprotocols,
             }),
@@ -163,6 +183,7 @@ impl<C: ContentConverter> Server<C> {
         let selected: Arc<Mutex<Option<Handshake>>> = Arc::new(Mutex::new(None));
         let slot = Arc::clone(&selected);
         let ours = self.inner.subprotocols.clone();
+        let negotiating = self.inner.negotiation.is_some();
         // the callback's shape (and its large error type) is tungstenite's
         #[allow(clippy::result_large_err)]
         let callback = move |request: &HttpRequest, mut response: HttpResponse| {
@@ -176,6 +197,14 @@ impl<C: ContentConverter> Server<C> {
                 .filter(|p| !p.is_empty())
                 .collect();
             let subprotocol = ours.iter().find(|p| offered.contains(p)).cloned();
+            if subprotocol.is_none() && negotiating {
+                let mut refused = ErrorResponse::new(Some(format!(
+                    "no supported subprotocol; this server speaks: {}",
+                    ours.join(", ")
+                )));
+                *refused.status_mut() = StatusCode::BAD_REQUEST;
+                return Err(refused);
+            }
             if let Some(protocol) = &subprotocol {
                 match HeaderValue::from_str(protocol) {
                     Ok(value) => {
@@ -234,9 +263,22 @@ impl<C: ContentConverter> Server<C> {
                 path: "/".into(),
             });
         span.in_scope(|| debug!(path = %crate::request::redact_path(&handshake.path), subprotocol = ?handshake.subprotocol, "accepted"));
+        let converter = match &self.inner.negotiation {
+            None => Arc::clone(&self.inner.converter),
+            Some(negotiation) => handshake
+                .subprotocol()
+                .and_then(|p| negotiation.select(p))
+                .map(Arc::new)
+                .ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::Handshake,
+                        "no converter for the selected subprotocol",
+                    )
+                })?,
+        };
         Ok(start_session(
             ws,
-            Arc::clone(&self.inner.converter),
+            converter,
             Arc::clone(settings),
             false,
             handshake,
