@@ -187,11 +187,15 @@ impl fmt::Display for ConvertError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let converter = self.converter;
         match (self.kind, self.frame) {
-            (ConvertErrorKind::Encode, _) => write!(f, "{converter} converter could not encode the value")?,
+            (ConvertErrorKind::Encode, _) => {
+                write!(f, "{converter} converter could not encode the value")?
+            }
             (ConvertErrorKind::Decode, Some(frame)) => {
                 write!(f, "{converter} converter could not decode a {frame} frame")?
             }
-            (ConvertErrorKind::Decode, None) => write!(f, "{converter} converter could not decode a frame")?,
+            (ConvertErrorKind::Decode, None) => {
+                write!(f, "{converter} converter could not decode a frame")?
+            }
             (ConvertErrorKind::WrongFrame, Some(frame)) => write!(
                 f,
                 "{converter} converter does not read {frame} frames (send the frame kind this converter writes, or use another converter)"

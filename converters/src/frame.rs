@@ -365,6 +365,9 @@ mod tests {
         assert_eq!(Frame::from("x").read_text(), Some("x"));
         assert!(Frame::Ping(Bytes::new()).is_control());
         assert!(Frame::from(vec![1u8, 2]).is_data());
-        assert_eq!(Frame::Binary(Bytes::from_static(b"ab")).kind(), FrameKind::Binary);
+        assert_eq!(
+            Frame::Binary(Bytes::from_static(b"ab")).kind(),
+            FrameKind::Binary
+        );
     }
 }

@@ -28,13 +28,17 @@ async fn room(listener: TcpListener) {
         let server = server.clone();
         let members = Arc::clone(&members);
         tokio::spawn(async move {
-            let Ok(session) = server.accept(tcp).await else { return };
+            let Ok(session) = server.accept(tcp).await else {
+                return;
+            };
             let (tx, mut rx) = session.split();
             members.lock().map(|mut m| m.push(tx)).ok();
             while let Ok(line) = rx.receive_deserialized::<Line>().await {
                 // serialize once, send the same frame to everyone
                 let everyone: Vec<Sender> = members.lock().map(|m| m.clone()).unwrap_or_default();
-                let Ok(frame) = typed_ws::ContentConverter::serialize(rx.converter(), &line) else { continue };
+                let Ok(frame) = typed_ws::ContentConverter::serialize(rx.converter(), &line) else {
+                    continue;
+                };
                 for member in everyone {
                     let _ = member.send(frame.clone()).await;
                 }
@@ -60,12 +64,22 @@ async fn main() -> typed_ws::Result<()> {
     for topic in ["weather", "lunch"] {
         let tx = ann_tx.clone();
         tasks.push(tokio::spawn(async move {
-            tx.send_serialized(&Line { from: "ann".into(), text: format!("about {topic}") }).await
+            tx.send_serialized(&Line {
+                from: "ann".into(),
+                text: format!("about {topic}"),
+            })
+            .await
         }));
     }
-    bob_tx.send_serialized(&Line { from: "bob".into(), text: "hello all".into() }).await?;
+    bob_tx
+        .send_serialized(&Line {
+            from: "bob".into(),
+            text: "hello all".into(),
+        })
+        .await?;
     for task in tasks {
-        task.await.map_err(|e| std::io::Error::other(e.to_string()))??;
+        task.await
+            .map_err(|e| std::io::Error::other(e.to_string()))??;
     }
 
     for _ in 0..3 {

@@ -27,8 +27,12 @@ async fn main() -> typed_ws::Result<()> {
     let url = format!("ws://{}/cbor", listener.local_addr()?);
     let server = Server::builder().converter(Cbor).build();
     tokio::spawn(async move {
-        let Ok((tcp, _)) = listener.accept().await else { return };
-        let Ok(mut session) = server.accept(tcp).await else { return };
+        let Ok((tcp, _)) = listener.accept().await else {
+            return;
+        };
+        let Ok(mut session) = server.accept(tcp).await else {
+            return;
+        };
         while let Ok(mut reading) = session.receive_deserialized::<Reading>().await {
             reading.celsius = reading.celsius * 9.0 / 5.0 + 32.0;
             reading.sensor.push_str(" (°F)");
@@ -40,10 +44,20 @@ async fn main() -> typed_ws::Result<()> {
 
     let client = Client::builder().converter(Cbor).build();
     let mut session = client.web_socket_session(url).await?;
-    let reading = Reading { sensor: "greenhouse".into(), celsius: 21.5, raw: vec![0x15, 0x80] };
+    let reading = Reading {
+        sensor: "greenhouse".into(),
+        celsius: 21.5,
+        raw: vec![0x15, 0x80],
+    };
     session.send_serialized(&reading).await?;
-    let frame = session.receive().await.ok_or_else(|| std::io::Error::other("no reply"))??;
-    assert!(matches!(frame, Frame::Binary(_)), "CBOR travels in Binary frames");
+    let frame = session
+        .receive()
+        .await
+        .ok_or_else(|| std::io::Error::other("no reply"))??;
+    assert!(
+        matches!(frame, Frame::Binary(_)),
+        "CBOR travels in Binary frames"
+    );
     println!("{} bytes of CBOR on the wire", frame.len());
     let back: Reading = typed_ws::ContentConverter::deserialize(session.converter(), &frame)?;
     println!("server converted it: {back:?}");

@@ -36,7 +36,9 @@ async fn serve<C: ContentConverter>(listener: TcpListener, server: Server<C>) {
     while let Ok((tcp, _)) = listener.accept().await {
         let server = server.clone();
         tokio::spawn(async move {
-            let Ok(mut session) = server.accept(tcp).await else { return };
+            let Ok(mut session) = server.accept(tcp).await else {
+                return;
+            };
             loop {
                 match session.receive_deserialized::<Question>().await {
                     Ok(q) => {
@@ -49,7 +51,9 @@ async fn serve<C: ContentConverter>(listener: TcpListener, server: Server<C>) {
                             break;
                         }
                     }
-                    Err(e) if e.is_decode() => println!("  server: skipped a frame it could not decode: {e}"),
+                    Err(e) if e.is_decode() => {
+                        println!("  server: skipped a frame it could not decode: {e}")
+                    }
                     Err(_) => break,
                 }
             }
@@ -59,12 +63,19 @@ async fn serve<C: ContentConverter>(listener: TcpListener, server: Server<C>) {
 }
 
 /// Runs one typed conversation with the server at `url`.
-async fn converse<C: ContentConverter>(name: &str, client: Client<C>, url: String) -> typed_ws::Result<()> {
+async fn converse<C: ContentConverter>(
+    name: &str,
+    client: Client<C>,
+    url: String,
+) -> typed_ws::Result<()> {
     println!("{name} session to {url}");
     let mut session = client.web_socket_session(url).await?;
     let questions = ["what is typed-ws", "is it fast", "does it close cleanly"];
     for (id, text) in (1..).zip(questions) {
-        let question = Question { id, text: text.into() };
+        let question = Question {
+            id,
+            text: text.into(),
+        };
         session.send_serialized(&question).await?;
         println!("  client -> {question:?}");
         let answer: Answer = session.receive_deserialized().await?;
@@ -76,7 +87,12 @@ async fn converse<C: ContentConverter>(name: &str, client: Client<C>, url: Strin
         _ => Frame::Text("not messagepack".into()),
     };
     session.send(wrong_kind).await?;
-    session.send_serialized(&Question { id: 99, text: "still there?".into() }).await?;
+    session
+        .send_serialized(&Question {
+            id: 99,
+            text: "still there?".into(),
+        })
+        .await?;
     let answer: Answer = session.receive_deserialized().await?;
     println!("  client <- {answer:?}");
     session.close(CloseReason::normal("done")).await?;
@@ -88,11 +104,17 @@ async fn converse<C: ContentConverter>(name: &str, client: Client<C>, url: Strin
 async fn main() -> typed_ws::Result<()> {
     let json_listener = TcpListener::bind("127.0.0.1:0").await?;
     let json_url = format!("ws://{}/json", json_listener.local_addr()?);
-    tokio::spawn(serve(json_listener, Server::builder().converter(Json::default()).build()));
+    tokio::spawn(serve(
+        json_listener,
+        Server::builder().converter(Json::default()).build(),
+    ));
 
     let msgpack_listener = TcpListener::bind("127.0.0.1:0").await?;
     let msgpack_url = format!("ws://{}/msgpack", msgpack_listener.local_addr()?);
-    tokio::spawn(serve(msgpack_listener, Server::builder().converter(MessagePack::default()).build()));
+    tokio::spawn(serve(
+        msgpack_listener,
+        Server::builder().converter(MessagePack::default()).build(),
+    ));
 
     converse("JSON (Text frames)", Client::new(), json_url).await?;
     converse(

@@ -17,9 +17,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let url = format!("wss://localhost:{}/secure", listener.local_addr()?.port());
     let acceptor = tls.acceptor.clone();
     tokio::spawn(async move {
-        let Ok((tcp, _)) = listener.accept().await else { return };
-        let Ok(stream) = acceptor.accept(tcp).await else { return };
-        let Ok(mut session) = Server::new().accept(stream).await else { return };
+        let Ok((tcp, _)) = listener.accept().await else {
+            return;
+        };
+        let Ok(stream) = acceptor.accept(tcp).await else {
+            return;
+        };
+        let Ok(mut session) = Server::new().accept(stream).await else {
+            return;
+        };
         while let Ok(text) = session.receive_deserialized::<String>().await {
             let _ = session.send_serialized(&text.to_uppercase()).await;
         }

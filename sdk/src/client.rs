@@ -342,6 +342,24 @@ impl<C: ContentConverter> Client<C> {
         &self.inner.converter
     }
 
+    /// A session that reconnects after abnormal endings, per a [`ReconnectPolicy`]
+    /// (exponential backoff with full jitter by default), with lifecycle events, an
+    /// `on_connect` hook and an explicit [`Outbox`](crate::Outbox) policy. Finish with
+    /// [`connect`](crate::ReconnectBuilder::connect).
+    ///
+    /// [`ReconnectPolicy`]: crate::ReconnectPolicy
+    pub fn reconnecting(&self, request: impl IntoRequest) -> crate::ReconnectBuilder<C> {
+        crate::ReconnectBuilder::new(self.clone(), request)
+    }
+
+    pub(crate) fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    pub(crate) fn converter_arc(&self) -> &Arc<C> {
+        &self.inner.converter
+    }
+
     async fn open(&self, mut request: Request, raw: bool) -> Result<Session<C>> {
         let settings = &self.inner.settings;
         settings.check()?;

@@ -593,6 +593,20 @@ pub(crate) fn close_message(reason: &CloseReason) -> WsMessage {
     }))
 }
 
+/// Converts a message back into a frame (only for frames handed back unsent).
+pub(crate) fn from_message(message: WsMessage) -> Frame {
+    match message {
+        WsMessage::Text(text) => Frame::Text(text.as_str().to_owned()),
+        WsMessage::Binary(bytes) => Frame::Binary(bytes),
+        WsMessage::Ping(bytes) => Frame::Ping(bytes),
+        WsMessage::Pong(bytes) => Frame::Pong(bytes),
+        WsMessage::Close(frame) => {
+            Frame::Close(frame.map(|f| CloseReason::new(u16::from(f.code), f.reason.as_str())))
+        }
+        WsMessage::Frame(frame) => Frame::Binary(Bytes::copy_from_slice(frame.payload())),
+    }
+}
+
 /// Converts a frame for the wire without copying the payload.
 pub(crate) fn to_message(frame: Frame) -> WsMessage {
     match frame {

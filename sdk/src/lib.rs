@@ -43,6 +43,7 @@ mod client;
 mod driver;
 mod error;
 mod proxy;
+mod reconnect;
 mod request;
 pub mod server;
 mod session;
@@ -61,6 +62,10 @@ use tracing::Span;
 pub use client::{Client, ClientBuilder};
 pub use error::{Error, ErrorKind, HandshakeResponse, Result};
 pub use proxy::{Proxy, ProxyKind};
+pub use reconnect::{
+    Backoff, Cause, Event, Outbox, ReconnectBuilder, ReconnectPolicy, ReconnectingSender,
+    ReconnectingSession,
+};
 pub use request::{IntoRequest, Request, RequestBuilder, Scheme};
 pub use session::{Handshake, Messages, Receiver, Sender, Session};
 pub use typed_ws_converters::{
@@ -79,7 +84,7 @@ pub mod frame {
 /// Items the derive macros' generated code names. Not public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use typed_ws_converters::*;
+    pub use typed_ws_converters::__derive::*;
 }
 
 /// Wires a handshaken socket to a new driver task and returns the application's handle.

@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, oneshot, watch};
 use typed_ws_converters::{ContentConverter, Message};
 
-use crate::driver::{Command, to_message};
+use crate::driver::{Command, from_message, to_message};
 use crate::error::{Error, Result};
 use crate::frame::{CloseReason, Frame};
 
@@ -363,6 +363,24 @@ impl<C: ContentConverter> Sender<C> {
             .send(command)
             .await
             .map_err(|_| self.shared.closed_error())
+    }
+
+    /// Like [`send`](Sender::send) for a data frame, but hands the frame back when the session
+    /// is closed, so a reconnecting session can keep it for the next connection.
+    pub(crate) async fn send_or_return(&self, frame: Frame) -> std::result::Result<(), Frame> {
+        if self.shared.closing.load(Ordering::Acquire) {
+            return Err(frame);
+        }
+        match self.commands.send(Command::Send(to_message(frame))).await {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::SendError(Command::Send(message))) => Err(from_message(message)),
+            Err(mpsc::error::SendError(_)) => Ok(()),
+        }
+    }
+
+    /// The converter, shared.
+    pub(crate) fn converter_arc(&self) -> Arc<C> {
+        Arc::clone(&self.converter)
     }
 
     /// Queues a frame for sending; see [`Session::send`].

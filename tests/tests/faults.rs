@@ -15,7 +15,12 @@ use typed_ws_tests::support::{
 
 /// A hostile server that upgrades, writes `bytes`, then reports the close code the client
 /// sent back (None: connection ended without one).
-async fn hostile(bytes: Vec<u8>) -> (typed_ws_tests::support::Guard, mpsc::UnboundedReceiver<Option<u16>>) {
+async fn hostile(
+    bytes: Vec<u8>,
+) -> (
+    typed_ws_tests::support::Guard,
+    mpsc::UnboundedReceiver<Option<u16>>,
+) {
     let (tx, rx) = mpsc::unbounded_channel();
     let guard = tcp_server(move |mut tcp| {
         let bytes = bytes.clone();
@@ -32,10 +37,20 @@ async fn hostile(bytes: Vec<u8>) -> (typed_ws_tests::support::Guard, mpsc::Unbou
     (guard, rx)
 }
 
-async fn expect_failure(bytes: Vec<u8>, client: Client, kind: ErrorKind, code: CloseCode) -> typed_ws::Error {
+async fn expect_failure(
+    bytes: Vec<u8>,
+    client: Client,
+    kind: ErrorKind,
+    code: CloseCode,
+) -> typed_ws::Error {
     let (server, mut seen) = hostile(bytes).await;
-    let mut session = within("connect", client.web_socket_session(server.url("/"))).await.unwrap();
-    let err = within("error", session.receive()).await.expect("an error item").unwrap_err();
+    let mut session = within("connect", client.web_socket_session(server.url("/")))
+        .await
+        .unwrap();
+    let err = within("error", session.receive())
+        .await
+        .expect("an error item")
+        .unwrap_err();
     assert_eq!(err.kind(), kind, "{err}");
     assert!(within("end", session.receive()).await.is_none());
     let why = within("reason", session.close_reason()).await;
@@ -72,7 +87,10 @@ async fn frame_over_max_frame_size_closes_1009_and_names_the_setting() {
 
 #[tokio::test]
 async fn message_over_max_message_size_closes_1009_and_names_the_setting() {
-    let client = Client::builder().max_message_size(1500).max_frame_size(1024).build();
+    let client = Client::builder()
+        .max_message_size(1500)
+        .max_frame_size(1024)
+        .build();
     let mut bytes = server_frame(false, 0, 0x2, &[0u8; 1000]);
     bytes.extend(server_frame(true, 0, 0x0, &[0u8; 1000]));
     let err = expect_failure(bytes, client, ErrorKind::TooBig, CloseCode::TOO_BIG).await;
@@ -81,19 +99,35 @@ async fn message_over_max_message_size_closes_1009_and_names_the_setting() {
 
 #[tokio::test]
 async fn masked_server_frame_closes_1002() {
-    expect_failure(masked_frame(0x1, b"hi"), Client::new(), ErrorKind::Protocol, CloseCode::PROTOCOL_ERROR).await;
+    expect_failure(
+        masked_frame(0x1, b"hi"),
+        Client::new(),
+        ErrorKind::Protocol,
+        CloseCode::PROTOCOL_ERROR,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn rsv_bits_close_1002() {
-    expect_failure(server_frame(true, 0b100, 0x1, b"hi"), Client::new(), ErrorKind::Protocol, CloseCode::PROTOCOL_ERROR)
-        .await;
+    expect_failure(
+        server_frame(true, 0b100, 0x1, b"hi"),
+        Client::new(),
+        ErrorKind::Protocol,
+        CloseCode::PROTOCOL_ERROR,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn garbage_bytes_close_1002() {
-    expect_failure(vec![0x0f, 0x00, 0xff, 0xff, 0x13, 0x37], Client::new(), ErrorKind::Protocol, CloseCode::PROTOCOL_ERROR)
-        .await;
+    expect_failure(
+        vec![0x0f, 0x00, 0xff, 0xff, 0x13, 0x37],
+        Client::new(),
+        ErrorKind::Protocol,
+        CloseCode::PROTOCOL_ERROR,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -112,27 +146,45 @@ async fn truncated_frame_then_reset_is_1006() {
         drop(tcp);
     })
     .await;
-    let mut session = within("connect", Client::new().web_socket_session(server.url("/"))).await.unwrap();
-    let err = within("error", session.receive()).await.expect("an error item").unwrap_err();
+    let mut session = within("connect", Client::new().web_socket_session(server.url("/")))
+        .await
+        .unwrap();
+    let err = within("error", session.receive())
+        .await
+        .expect("an error item")
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Io, "{err}");
     assert!(within("end", session.receive()).await.is_none());
-    assert_eq!(within("reason", session.close_reason()).await.code, CloseCode::ABNORMAL);
+    assert_eq!(
+        within("reason", session.close_reason()).await.code,
+        CloseCode::ABNORMAL
+    );
 }
 
 #[tokio::test]
 async fn eof_without_close_is_1006() {
     let server = tcp_server(|mut tcp| async move {
         let _ = raw_upgrade(&mut tcp).await;
-        let _ = tcp.write_all(&server_frame(true, 0, 0x1, b"last words")).await;
+        let _ = tcp
+            .write_all(&server_frame(true, 0, 0x1, b"last words"))
+            .await;
         let _ = tcp.shutdown().await;
     })
     .await;
-    let mut session = within("connect", Client::new().web_socket_session(server.url("/"))).await.unwrap();
+    let mut session = within("connect", Client::new().web_socket_session(server.url("/")))
+        .await
+        .unwrap();
     let first = within("frame", session.receive()).await.unwrap().unwrap();
     assert_eq!(first.read_text(), Some("last words"));
-    let err = within("error", session.receive()).await.unwrap().unwrap_err();
+    let err = within("error", session.receive())
+        .await
+        .unwrap()
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Io);
-    assert_eq!(within("reason", session.close_reason()).await.code, CloseCode::ABNORMAL);
+    assert_eq!(
+        within("reason", session.close_reason()).await.code,
+        CloseCode::ABNORMAL
+    );
 }
 
 #[tokio::test]
@@ -151,14 +203,22 @@ async fn silent_peer_is_a_ping_timeout_even_when_nobody_reads() {
         .ping_interval(Duration::from_millis(100))
         .pong_timeout(Duration::from_millis(200))
         .build();
-    let session = within("connect", client.web_socket_session(server.url("/"))).await.unwrap();
+    let session = within("connect", client.web_socket_session(server.url("/")))
+        .await
+        .unwrap();
     // no receive call: the driver detects the dead peer on its own
     let why = within("ping timeout", session.close_reason()).await;
     assert_eq!(why.code, CloseCode::INTERNAL_ERROR);
     assert_eq!(why.reason, "ping timeout");
-    assert_eq!(within("peer saw close", seen.recv()).await.unwrap(), Some(1011));
+    assert_eq!(
+        within("peer saw close", seen.recv()).await.unwrap(),
+        Some(1011)
+    );
     let mut session = session;
-    let err = within("error", session.receive()).await.unwrap().unwrap_err();
+    let err = within("error", session.receive())
+        .await
+        .unwrap()
+        .unwrap_err();
     assert!(err.is_timeout(), "{err}");
 }
 
@@ -167,15 +227,24 @@ async fn refused_upgrade_is_a_handshake_error_with_status_and_headers() {
     let server = tcp_server(|mut tcp| async move {
         let _ = typed_ws_tests::support::read_head(&mut tcp).await;
         let _ = tcp
-            .write_all(b"HTTP/1.1 403 Forbidden\r\nX-Why: no token\r\nContent-Length: 6\r\n\r\ndenied")
+            .write_all(
+                b"HTTP/1.1 403 Forbidden\r\nX-Why: no token\r\nContent-Length: 6\r\n\r\ndenied",
+            )
             .await;
     })
     .await;
-    let err = within("connect", Client::new().web_socket_session(server.url("/"))).await.unwrap_err();
+    let err = within("connect", Client::new().web_socket_session(server.url("/")))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Handshake, "{err}");
     assert_eq!(err.status(), Some(403));
     let response = err.response().unwrap();
-    assert!(response.headers.iter().any(|(n, v)| n == "x-why" && v == "no token"));
+    assert!(
+        response
+            .headers
+            .iter()
+            .any(|(n, v)| n == "x-why" && v == "no token")
+    );
     assert!(err.to_string().contains("403"), "{err}");
 }
 
@@ -188,7 +257,9 @@ async fn listener_that_never_answers_hits_the_connect_timeout() {
         .host("127.0.0.1")
         .port(addr.port())
         .connect_timeout(Duration::from_millis(300));
-    let err = within("connect", Client::new().web_socket_session(request)).await.unwrap_err();
+    let err = within("connect", Client::new().web_socket_session(request))
+        .await
+        .unwrap_err();
     assert!(err.is_timeout(), "{err}");
     drop(listener);
 }
@@ -198,23 +269,36 @@ async fn connection_refused_is_a_connect_error() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
-    let err = within("connect", Client::new().web_socket_session(format!("ws://{addr}/"))).await.unwrap_err();
+    let err = within(
+        "connect",
+        Client::new().web_socket_session(format!("ws://{addr}/")),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Connect, "{err}");
 }
 
 #[tokio::test]
 async fn bad_local_input_is_a_config_error() {
     let server = echo_server(Server::new()).await;
-    let request = Request::builder().port(server.addr.port()).header("Bad Header", "x");
+    let request = Request::builder()
+        .port(server.addr.port())
+        .header("Bad Header", "x");
     let err = Client::new().web_socket_session(request).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config);
     assert!(err.to_string().contains("invalid header name"), "{err}");
 
     let client = Client::builder().channel_capacity(0).build();
-    let err = client.web_socket_session(server.url("/")).await.unwrap_err();
+    let err = client
+        .web_socket_session(server.url("/"))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("channel_capacity"), "{err}");
 
-    let err = Client::new().web_socket_session("http//nope").await.unwrap_err();
+    let err = Client::new()
+        .web_socket_session("http//nope")
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config);
 }
 
@@ -225,8 +309,13 @@ async fn unencodable_value_is_an_encode_error_and_nothing_is_sent() {
         x: f64,
     }
     let server = echo_server(Server::new()).await;
-    let mut session = within("connect", Client::new().web_socket_session(server.url("/"))).await.unwrap();
-    let err = session.send_serialized(&F { x: f64::NAN }).await.unwrap_err();
+    let mut session = within("connect", Client::new().web_socket_session(server.url("/")))
+        .await
+        .unwrap();
+    let err = session
+        .send_serialized(&F { x: f64::NAN })
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Encode, "{err}");
     session.send_text("next").await.unwrap();
     let frame = within("echo", session.receive()).await.unwrap().unwrap();

@@ -30,11 +30,17 @@ fn say(n: u32) -> Say {
 async fn typed_json_round_trip_and_normal_close() {
     let server = echo_server(Server::new()).await;
     let client = Client::new();
-    let mut session = within("connect", client.web_socket_session(server.url("/chat"))).await.unwrap();
+    let mut session = within("connect", client.web_socket_session(server.url("/chat")))
+        .await
+        .unwrap();
     session.send_serialized(&say(1)).await.unwrap();
-    let back: Say = within("reply", session.receive_deserialized()).await.unwrap();
+    let back: Say = within("reply", session.receive_deserialized())
+        .await
+        .unwrap();
     assert_eq!(back, say(1));
-    within("close", session.close(CloseReason::normal("bye"))).await.unwrap();
+    within("close", session.close(CloseReason::normal("bye")))
+        .await
+        .unwrap();
     let why = within("close reason", session.close_reason()).await;
     assert_eq!(why, CloseReason::normal("bye"));
     let err = session.send_text("late").await.unwrap_err();
@@ -46,7 +52,9 @@ async fn typed_json_round_trip_and_normal_close() {
 async fn messagepack_goes_out_as_binary() {
     let server = echo_server(Server::builder().converter(MessagePack::default()).build()).await;
     let client = Client::builder().converter(MessagePack::default()).build();
-    let mut session = within("connect", client.web_socket_session(server.url("/"))).await.unwrap();
+    let mut session = within("connect", client.web_socket_session(server.url("/")))
+        .await
+        .unwrap();
     session.send_serialized(&say(2)).await.unwrap();
     let frame = within("frame", session.receive()).await.unwrap().unwrap();
     assert!(matches!(frame, Frame::Binary(_)), "{frame:?}");
@@ -93,7 +101,9 @@ async fn scoped_session_closes_1000_on_ok_and_1011_on_error() {
     }
     let err = within(
         "scoped err",
-        client.ws(server.url("/"), async |_s| Err::<(), _>(AppError("handler failed".into()))),
+        client.ws(server.url("/"), async |_s| {
+            Err::<(), _>(AppError("handler failed".into()))
+        }),
     )
     .await
     .unwrap_err();
@@ -107,7 +117,9 @@ async fn scoped_session_closes_1000_on_ok_and_1011_on_error() {
 async fn request_builder_headers_query_and_subprotocol_reach_the_server() {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let server = ws_server(
-        Server::builder().subprotocols(["v2.json", "v1.json"]).build(),
+        Server::builder()
+            .subprotocols(["v2.json", "v1.json"])
+            .build(),
         move |session| {
             let tx = tx.clone();
             async move {
@@ -128,7 +140,9 @@ async fn request_builder_headers_query_and_subprotocol_reach_the_server() {
         .protocol(Scheme::Ws)
         .port(server.addr.port())
         .connect_timeout(Duration::from_secs(5));
-    let session = within("connect", Client::new().web_socket_session(request)).await.unwrap();
+    let session = within("connect", Client::new().web_socket_session(request))
+        .await
+        .unwrap();
     assert_eq!(session.handshake().status(), 101);
     assert_eq!(session.handshake().subprotocol(), Some("v2.json"));
     let seen = within("server handshake", rx.recv()).await.unwrap();
@@ -141,21 +155,29 @@ async fn request_builder_headers_query_and_subprotocol_reach_the_server() {
 #[tokio::test]
 async fn decode_error_keeps_frame_and_session_stays_open() {
     let server = echo_server(Server::new()).await;
-    let mut session = within("connect", Client::new().web_socket_session(server.url("/"))).await.unwrap();
+    let mut session = within("connect", Client::new().web_socket_session(server.url("/")))
+        .await
+        .unwrap();
     session.send_text("not json").await.unwrap();
     session.send_serialized(&say(3)).await.unwrap();
-    let err = within("bad", session.receive_deserialized::<Say>()).await.unwrap_err();
+    let err = within("bad", session.receive_deserialized::<Say>())
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Decode);
     assert_eq!(err.frame(), Some(&Frame::Text("not json".into())));
     assert!(std::error::Error::source(&err).is_some());
-    let ok: Say = within("good", session.receive_deserialized()).await.unwrap();
+    let ok: Say = within("good", session.receive_deserialized())
+        .await
+        .unwrap();
     assert_eq!(ok, say(3));
 }
 
 #[tokio::test]
 async fn split_senders_from_many_tasks_keep_per_task_order() {
     let server = echo_server(Server::new()).await;
-    let session = within("connect", Client::new().web_socket_session(server.url("/"))).await.unwrap();
+    let session = within("connect", Client::new().web_socket_session(server.url("/")))
+        .await
+        .unwrap();
     let (tx, mut rx) = session.split();
     let mut tasks = Vec::new();
     for task in 0..16u32 {
@@ -181,20 +203,29 @@ async fn split_senders_from_many_tasks_keep_per_task_order() {
 #[tokio::test]
 async fn typed_stream_and_flush() {
     let server = echo_server(Server::new()).await;
-    let mut session = within("connect", Client::new().web_socket_session(server.url("/"))).await.unwrap();
+    let mut session = within("connect", Client::new().web_socket_session(server.url("/")))
+        .await
+        .unwrap();
     for n in 0..10 {
         session.send_serialized(&say(n)).await.unwrap();
     }
     within("flush", session.flush()).await.unwrap();
     let got: Vec<Say> = within(
         "stream",
-        session.messages::<Say>().take(10).map(|r| r.unwrap()).collect(),
+        session
+            .messages::<Say>()
+            .take(10)
+            .map(|r| r.unwrap())
+            .collect(),
     )
     .await;
     assert_eq!(got, (0..10).map(say).collect::<Vec<_>>());
     let frame = {
         session.send_text("raw").await.unwrap();
-        within("incoming", session.incoming().next()).await.unwrap().unwrap()
+        within("incoming", session.incoming().next())
+            .await
+            .unwrap()
+            .unwrap()
     };
     assert_eq!(frame, Frame::Text("raw".into()));
 }
@@ -202,7 +233,9 @@ async fn typed_stream_and_flush() {
 #[tokio::test]
 async fn receive_is_cancel_safe() {
     let server = echo_server(Server::new()).await;
-    let mut session = within("connect", Client::new().web_socket_session(server.url("/"))).await.unwrap();
+    let mut session = within("connect", Client::new().web_socket_session(server.url("/")))
+        .await
+        .unwrap();
     // cancel many receives mid-wait while frames arrive: none may be lost
     let sender = session.sender();
     let producer = tokio::spawn(async move {
@@ -228,8 +261,12 @@ async fn receive_is_cancel_safe() {
 #[tokio::test]
 async fn raw_session_sees_control_frames_and_has_no_pinger() {
     let server = echo_server(Server::new()).await;
-    let client = Client::builder().ping_interval(Duration::from_millis(50)).build();
-    let mut raw = within("connect", client.web_socket_raw_session(server.url("/"))).await.unwrap();
+    let client = Client::builder()
+        .ping_interval(Duration::from_millis(50))
+        .build();
+    let mut raw = within("connect", client.web_socket_raw_session(server.url("/")))
+        .await
+        .unwrap();
     raw.send(Frame::Ping(vec![7u8].into())).await.unwrap();
     let pong = within("pong", raw.receive()).await.unwrap().unwrap();
     assert_eq!(pong, Frame::Pong(vec![7u8].into()));
@@ -242,10 +279,15 @@ async fn raw_session_sees_control_frames_and_has_no_pinger() {
 #[tokio::test]
 async fn peer_close_is_echoed_and_reported() {
     let server = ws_server(Server::new(), |session| async move {
-        session.close(CloseReason::new(4000u16, "go away")).await.unwrap();
+        session
+            .close(CloseReason::new(4000u16, "go away"))
+            .await
+            .unwrap();
     })
     .await;
-    let mut session = within("connect", Client::new().web_socket_session(server.url("/"))).await.unwrap();
+    let mut session = within("connect", Client::new().web_socket_session(server.url("/")))
+        .await
+        .unwrap();
     assert!(within("end", session.receive()).await.is_none());
     let why = within("reason", session.close_reason()).await;
     assert_eq!(why, CloseReason::new(4000u16, "go away"));
@@ -262,7 +304,9 @@ async fn dropping_a_session_sends_1000() {
         }
     })
     .await;
-    let session = within("connect", Client::new().web_socket_session(server.url("/"))).await.unwrap();
+    let session = within("connect", Client::new().web_socket_session(server.url("/")))
+        .await
+        .unwrap();
     drop(session);
     let seen = within("server saw close", rx.recv()).await.unwrap();
     assert_eq!(seen.code, CloseCode::NORMAL);

@@ -15,8 +15,12 @@ async fn tls_echo(acceptor: tokio_rustls::TlsAcceptor) -> Guard {
         let acceptor = acceptor.clone();
         let server = server.clone();
         async move {
-            let Ok(tls) = acceptor.accept(tcp).await else { return };
-            let Ok(mut session) = server.accept(tls).await else { return };
+            let Ok(tls) = acceptor.accept(tcp).await else {
+                return;
+            };
+            let Ok(mut session) = server.accept(tls).await else {
+                return;
+            };
             while let Some(Ok(frame)) = session.receive().await {
                 if session.send(frame).await.is_err() {
                     break;
@@ -40,9 +44,13 @@ async fn wss_echo_with_custom_root() {
     let server = tls_echo(tls.acceptor.clone()).await;
     let client = trusting(&tls);
     let url = format!("wss://localhost:{}/secure", server.addr.port());
-    let mut session = within("connect", client.web_socket_session(url)).await.unwrap();
+    let mut session = within("connect", client.web_socket_session(url))
+        .await
+        .unwrap();
     session.send_serialized(&("tls", 1.5)).await.unwrap();
-    let back: (String, f64) = within("echo", session.receive_deserialized()).await.unwrap();
+    let back: (String, f64) = within("echo", session.receive_deserialized())
+        .await
+        .unwrap();
     assert_eq!(back, ("tls".to_owned(), 1.5));
 }
 
@@ -50,7 +58,9 @@ async fn wss_echo_with_custom_root() {
 async fn wss_alias_forces_tls_on_a_ws_request() {
     let tls = self_signed().unwrap();
     let server = tls_echo(tls.acceptor.clone()).await;
-    let client = Client::builder().add_root_certificate_der(tls.cert_der.clone()).build();
+    let client = Client::builder()
+        .add_root_certificate_der(tls.cert_der.clone())
+        .build();
     let request = Request::builder()
         .host("127.0.0.1")
         .port(server.addr.port())
@@ -59,7 +69,10 @@ async fn wss_alias_forces_tls_on_a_ws_request() {
         "wss",
         client.wss(request, async |s| {
             s.send_text("over tls").await?;
-            let frame = s.receive().await.ok_or_else(|| typed_ws::Error::from(std::io::Error::other("no echo")))??;
+            let frame = s
+                .receive()
+                .await
+                .ok_or_else(|| typed_ws::Error::from(std::io::Error::other("no echo")))??;
             Ok::<_, typed_ws::Error>(frame.read_text().map(str::to_owned))
         }),
     )
@@ -73,12 +86,17 @@ async fn tls12_only_server_works() {
     let tls = self_signed().unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(generated.signing_key.serialize_der()));
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        generated.signing_key.serialize_der(),
+    ));
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS12])
         .unwrap()
         .with_no_client_auth()
-        .with_single_cert(vec![CertificateDer::from(generated.cert.der().to_vec())], key)
+        .with_single_cert(
+            vec![CertificateDer::from(generated.cert.der().to_vec())],
+            key,
+        )
         .unwrap();
     drop(tls);
     let server = tls_echo(tokio_rustls::TlsAcceptor::from(Arc::new(config))).await;
@@ -87,7 +105,9 @@ async fn tls12_only_server_works() {
         .add_root_certificate_pem(generated.cert.pem())
         .build();
     let url = format!("wss://localhost:{}/", server.addr.port());
-    let mut session = within("connect", client.web_socket_session(url)).await.unwrap();
+    let mut session = within("connect", client.web_socket_session(url))
+        .await
+        .unwrap();
     session.send_text("1.2").await.unwrap();
     let frame = within("echo", session.receive()).await.unwrap().unwrap();
     assert_eq!(frame.read_text(), Some("1.2"));
@@ -98,15 +118,22 @@ async fn untrusted_certificate_is_a_tls_error() {
     let tls = self_signed().unwrap();
     let server = tls_echo(tls.acceptor.clone()).await;
     let url = format!("wss://localhost:{}/", server.addr.port());
-    let err = within("connect", Client::new().web_socket_session(url)).await.unwrap_err();
+    let err = within("connect", Client::new().web_socket_session(url))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
     assert!(err.to_string().contains("TLS handshake"), "{err}");
 }
 
 #[tokio::test]
 async fn bad_root_pem_is_a_config_error() {
-    let client = Client::builder().add_root_certificate_pem("not a pem").build();
-    let err = client.web_socket_session("wss://localhost:1/").await.unwrap_err();
+    let client = Client::builder()
+        .add_root_certificate_pem("not a pem")
+        .build();
+    let err = client
+        .web_socket_session("wss://localhost:1/")
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config, "{err}");
     assert!(err.to_string().contains("PEM"), "{err}");
 }

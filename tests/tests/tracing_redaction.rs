@@ -37,17 +37,33 @@ async fn secrets_never_reach_the_logs() {
         .path("/chat")
         .header("Authorization", "Bearer SECRET-HEADER-TOKEN")
         .query("token", "SECRET-QUERY-TOKEN");
-    let mut session = within("connect", Client::new().web_socket_session(request)).await.unwrap();
+    let mut session = within("connect", Client::new().web_socket_session(request))
+        .await
+        .unwrap();
     session.send_text("hello").await.unwrap();
     within("echo", session.receive()).await.unwrap().unwrap();
-    within("close", session.close(CloseReason::normal("bye"))).await.unwrap();
+    within("close", session.close(CloseReason::normal("bye")))
+        .await
+        .unwrap();
 
     // a refused connection with a token in the URL: its error path must not log it either
-    let url = format!("ws://127.0.0.1:{}/x?token=SECRET-QUERY-TOKEN", server.addr.port() ^ 1);
+    let url = format!(
+        "ws://127.0.0.1:{}/x?token=SECRET-QUERY-TOKEN",
+        server.addr.port() ^ 1
+    );
     let _ = Client::new().web_socket_session(url).await;
 
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains("session open"), "the capture saw nothing:\n{logs}");
-    assert!(logs.contains("token=<redacted>"), "url not in the span:\n{logs}");
-    assert!(!logs.contains("SECRET"), "a secret leaked into the logs:\n{logs}");
+    assert!(
+        logs.contains("session open"),
+        "the capture saw nothing:\n{logs}"
+    );
+    assert!(
+        logs.contains("token=<redacted>"),
+        "url not in the span:\n{logs}"
+    );
+    assert!(
+        !logs.contains("SECRET"),
+        "a secret leaked into the logs:\n{logs}"
+    );
 }

@@ -1,0 +1,504 @@
+//! Reconnecting sessions against a loopback server that is killed and restarted mid-stream.
+//!
+//! The "kill" is a TCP relay in front of a typed-ws server: aborting the relay drops every
+//! connection without a close frame (the client sees 1006) and frees the port, and the restart
+//! binds the same port again. Backoff timings are checked exactly on tokio's paused clock in
+//! a test without socket I/O (the paused clock auto-advances past in-flight loopback I/O, so
+//! it cannot time a live connection), and as lower bounds in the live kill/restart test.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use typed_ws::server::Server;
+use typed_ws::{
+    Backoff, Cause, Client, CloseCode, CloseReason, ErrorKind, Event, Outbox, ReconnectPolicy,
+    Request,
+};
+use typed_ws_tests::support::{Guard, within, ws_server};
+
+#[derive(Debug, PartialEq)]
+enum Seen {
+    Connected(Option<String>),
+    Text(String),
+}
+
+/// A typed-ws server that reports each connection's Authorization header and every text.
+async fn backend() -> (Guard, mpsc::UnboundedReceiver<Seen>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let server = Server::builder().ping_interval(None).build();
+    let guard = ws_server(server, move |mut session| {
+        let tx = tx.clone();
+        async move {
+            let auth = session
+                .handshake()
+                .header("authorization")
+                .map(str::to_owned);
+            let _ = tx.send(Seen::Connected(auth));
+            while let Some(Ok(frame)) = session.receive().await {
+                if let Some(text) = frame.read_text() {
+                    if text == "close normally" {
+                        let _ = session.close(CloseReason::normal("server done")).await;
+                        return;
+                    }
+                    let _ = tx.send(Seen::Text(text.to_owned()));
+                }
+            }
+        }
+    })
+    .await;
+    (guard, rx)
+}
+
+/// A TCP relay on a fixed port in front of `backend`; `kill` drops every connection.
+struct Relay {
+    port: u16,
+    tasks: std::sync::Arc<std::sync::Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Relay {
+    async fn start(port: u16, backend: SocketAddr) -> Relay {
+        let listener = TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("bind relay");
+        let port = listener.local_addr().expect("addr").port();
+        let tasks = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let conns = std::sync::Arc::clone(&tasks);
+        let accept = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let relay = tokio::spawn(async move {
+                    if let Ok(mut upstream) = tokio::net::TcpStream::connect(backend).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                    }
+                });
+                conns.lock().unwrap().push(relay);
+            }
+        });
+        tasks.lock().unwrap().push(accept);
+        Relay { port, tasks }
+    }
+
+    async fn kill(&mut self) {
+        let tasks: Vec<_> = self.tasks.lock().unwrap().drain(..).collect();
+        for task in tasks {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
+
+/// Collects events with the (paused) time they were seen.
+fn collect(
+    mut events: impl futures_util::Stream<Item = Event> + Unpin + Send + 'static,
+) -> mpsc::UnboundedReceiver<(Instant, Event)> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(event) = events.next().await {
+            if tx.send((Instant::now(), event)).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+async fn next_matching(
+    events: &mut mpsc::UnboundedReceiver<(Instant, Event)>,
+    log: &mut Vec<(Instant, Event)>,
+    what: &str,
+    matches: impl Fn(&Event) -> bool,
+) -> (Instant, Event) {
+    loop {
+        let (at, event) = within(what, events.recv())
+            .await
+            .expect("event stream ended");
+        log.push((at, event.clone()));
+        if matches(&event) {
+            return (at, event);
+        }
+    }
+}
+
+async fn expect_seen(seen: &mut mpsc::UnboundedReceiver<Seen>, expected: Seen) {
+    let got = within("backend", seen.recv())
+        .await
+        .expect("backend stopped");
+    assert_eq!(got, expected);
+}
+
+#[tokio::test]
+async fn reconnects_after_a_server_restart_replays_the_buffer_once_in_order_with_a_fresh_header() {
+    let (backend, mut seen) = backend().await;
+    let mut relay = Relay::start(0, backend.addr).await;
+    let port = relay.port;
+    let policy = Backoff::exponential(Duration::from_millis(100), Duration::from_secs(5)).seed(7);
+    let expected = policy.clone();
+    let client = Client::builder().ping_interval(None).build();
+    let url = format!("ws://127.0.0.1:{port}/feed");
+    let mut session = within(
+        "first connection",
+        client
+            .reconnecting(url.as_str())
+            .policy(policy)
+            .outbox(Outbox::Buffer { max_messages: 10 })
+            .request_with(move |attempt| {
+                let url = url.clone();
+                async move {
+                    Request::builder()
+                        .url(&url)
+                        .header("Authorization", format!("Bearer token-{attempt}"))
+                        .build()
+                }
+            })
+            .on_connect(|sender| async move { sender.send_text("subscribe").await })
+            .connect(),
+    )
+    .await
+    .unwrap();
+    let mut events = collect(Box::pin(session.events()));
+    let mut log = Vec::new();
+    let sender = session.sender(); // cloned before the reconnect
+
+    expect_seen(&mut seen, Seen::Connected(Some("Bearer token-0".into()))).await;
+    expect_seen(&mut seen, Seen::Text("subscribe".into())).await;
+    session.send_text("a1").await.unwrap();
+    sender.send_text("a2").await.unwrap();
+    expect_seen(&mut seen, Seen::Text("a1".into())).await;
+    expect_seen(&mut seen, Seen::Text("a2".into())).await;
+
+    relay.kill().await;
+    let (_, event) = next_matching(&mut events, &mut log, "reconnecting", |e| {
+        matches!(e, Event::Reconnecting { attempt: 1, .. })
+    })
+    .await;
+    let Event::Reconnecting {
+        cause: Cause::Closed(reason),
+        ..
+    } = event
+    else {
+        panic!("unexpected {event:?}")
+    };
+    assert_eq!(reason.code, CloseCode::ABNORMAL);
+    for text in ["b1", "b2", "b3"] {
+        sender.send_text(text).await.unwrap(); // buffered while down
+    }
+    // retries 1 and 2 hit a closed port; bring the server back before retry 3
+    next_matching(&mut events, &mut log, "third retry", |e| {
+        matches!(e, Event::Reconnecting { attempt: 3, .. })
+    })
+    .await;
+    let _relay = Relay::start(port, backend.addr).await;
+    next_matching(&mut events, &mut log, "reconnected", |e| {
+        matches!(e, Event::Connected { attempt: 3 })
+    })
+    .await;
+
+    expect_seen(&mut seen, Seen::Connected(Some("Bearer token-3".into()))).await;
+    expect_seen(&mut seen, Seen::Text("subscribe".into())).await;
+    for text in ["b1", "b2", "b3"] {
+        expect_seen(&mut seen, Seen::Text(text.into())).await;
+    }
+    sender.send_text("c1").await.unwrap();
+    expect_seen(&mut seen, Seen::Text("c1".into())).await;
+
+    // every retry used the policy's delay and waited at least that long
+    let mut checked = 0;
+    for pair in log.windows(2) {
+        if let [
+            (t0, Event::Reconnecting { attempt, delay, .. }),
+            (t1, Event::Connecting { attempt: next }),
+        ] = pair
+        {
+            assert_eq!(attempt, next);
+            assert_eq!(
+                Some(*delay),
+                expected.next_delay(*attempt, Duration::ZERO),
+                "retry {attempt}"
+            );
+            assert!(*t1 - *t0 >= *delay, "retry {attempt} waited its backoff");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 3, "{log:?}");
+    session.close(CloseReason::normal("bye")).await.unwrap();
+    assert_eq!(
+        within("reason", session.close_reason()).await,
+        CloseReason::normal("bye")
+    );
+    assert!(seen.try_recv().is_err(), "nothing replayed twice");
+}
+
+#[tokio::test(start_paused = true)]
+async fn backoff_delays_are_exact_on_the_paused_clock_and_the_policy_gives_up() {
+    // no socket I/O at all: the request hook fails with a transient (I/O) error each time
+    let policy = Backoff::exponential(Duration::from_millis(250), Duration::from_secs(4))
+        .seed(11)
+        .max_attempts(6);
+    let expected = policy.clone();
+    let client = Client::new();
+    let mut session = client
+        .reconnecting("ws://127.0.0.1:9/")
+        .policy(policy)
+        .outbox(Outbox::Buffer { max_messages: 2 })
+        .request_with(|attempt| async move {
+            Err(std::io::Error::other(format!("server down (attempt {attempt})")).into())
+        })
+        .start()
+        .unwrap();
+    let mut events = collect(Box::pin(session.events()));
+    let mut log = Vec::new();
+    let start = Instant::now();
+    next_matching(&mut events, &mut log, "gave up", |e| {
+        matches!(e, Event::Closed { .. })
+    })
+    .await;
+    let mut total = Duration::ZERO;
+    let mut retries = 0;
+    for pair in log.windows(2) {
+        if let [
+            (
+                t0,
+                Event::Reconnecting {
+                    attempt,
+                    delay,
+                    cause,
+                },
+            ),
+            (t1, Event::Connecting { attempt: next }),
+        ] = pair
+        {
+            assert_eq!(attempt, next);
+            assert!(
+                matches!(
+                    cause,
+                    Cause::ConnectFailed {
+                        kind: ErrorKind::Io,
+                        ..
+                    }
+                ),
+                "{cause:?}"
+            );
+            assert_eq!(
+                Some(*delay),
+                expected.next_delay(*attempt, Duration::ZERO),
+                "retry {attempt}"
+            );
+            assert!(
+                *delay <= expected.ceiling(*attempt),
+                "full jitter stays under the ceiling"
+            );
+            assert_eq!(
+                *t1 - *t0,
+                *delay,
+                "retry {attempt} waited exactly its backoff"
+            );
+            total += *delay;
+            retries += 1;
+        }
+    }
+    assert_eq!(retries, 6, "{log:?}");
+    assert_eq!(
+        Instant::now() - start,
+        total,
+        "no time passes but the backoff"
+    );
+    // the buffer is bounded while down, and the final reason says why it gave up
+    let reason = session.close_reason().await;
+    assert_eq!(reason.code, CloseCode::ABNORMAL);
+    assert!(
+        reason.reason.contains("server down (attempt 6)"),
+        "{reason}"
+    );
+    assert!(session.receive().await.is_none());
+}
+
+#[tokio::test]
+async fn the_buffer_is_bounded_while_disconnected() {
+    let client = Client::new();
+    let session = client
+        .reconnecting("ws://127.0.0.1:9/")
+        .policy(Backoff::exponential(
+            Duration::from_secs(60),
+            Duration::from_secs(60),
+        ))
+        .outbox(Outbox::Buffer { max_messages: 2 })
+        .request_with(|_| async { Err(std::io::Error::other("down").into()) })
+        .start()
+        .unwrap();
+    session.send_text("1").await.unwrap();
+    session.send_text("2").await.unwrap();
+    let err = session.send_text("3").await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("outbox is full (2 messages, max_messages)"),
+        "{err}"
+    );
+    session.close(CloseReason::normal("")).await.unwrap();
+}
+
+async fn quick(client: &Client, url: &str, outbox: Outbox) -> typed_ws::ReconnectingSession {
+    within(
+        "connect",
+        client
+            .reconnecting(url)
+            .policy(
+                Backoff::exponential(Duration::from_millis(20), Duration::from_millis(20))
+                    .without_jitter(),
+            )
+            .outbox(outbox)
+            .connect(),
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn fail_and_drop_outbox_policies_behave_as_named() {
+    let (backend, mut seen) = backend().await;
+    let mut relay = Relay::start(0, backend.addr).await;
+    let url = format!("ws://127.0.0.1:{}/", relay.port);
+    let client = Client::builder().ping_interval(None).build();
+    let mut fail = quick(&client, &url, Outbox::Fail).await;
+    let mut drop_ = quick(&client, &url, Outbox::Drop).await;
+    let mut fail_events = collect(Box::pin(fail.events()));
+    let mut drop_events = collect(Box::pin(drop_.events()));
+    expect_seen(&mut seen, Seen::Connected(None)).await;
+    expect_seen(&mut seen, Seen::Connected(None)).await;
+
+    relay.kill().await;
+    let mut log = Vec::new();
+    next_matching(&mut fail_events, &mut log, "fail down", |e| {
+        matches!(e, Event::Reconnecting { .. })
+    })
+    .await;
+    next_matching(&mut drop_events, &mut log, "drop down", |e| {
+        matches!(e, Event::Reconnecting { .. })
+    })
+    .await;
+    let err = fail.send_text("lost?").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Closed);
+    assert!(err.to_string().contains("Fail"), "{err}");
+    drop_.send_text("dropped").await.unwrap();
+
+    let _relay = Relay::start(relay.port, backend.addr).await;
+    next_matching(&mut fail_events, &mut log, "fail up", |e| {
+        matches!(e, Event::Connected { .. })
+    })
+    .await;
+    next_matching(&mut drop_events, &mut log, "drop up", |e| {
+        matches!(e, Event::Connected { .. })
+    })
+    .await;
+    drop_.send_text("after").await.unwrap();
+    fail.send_text("after too").await.unwrap();
+    let mut texts = Vec::new();
+    while texts.len() < 2 {
+        if let Seen::Text(t) = within("backend", seen.recv()).await.unwrap() {
+            texts.push(t);
+        }
+    }
+    texts.sort();
+    assert_eq!(
+        texts,
+        ["after", "after too"],
+        "the dropped message never arrives"
+    );
+    drop(fail.close(CloseReason::normal("")).await);
+    drop(drop_.close(CloseReason::normal("")).await);
+    let _ = (fail.receive().await, drop_.receive().await);
+}
+
+#[tokio::test]
+async fn no_reconnect_after_a_normal_close_by_either_side() {
+    let (backend, mut seen) = backend().await;
+    let client = Client::builder().ping_interval(None).build();
+    let mut session = quick(&client, &backend.url("/"), Outbox::Fail).await;
+    let mut events = collect(Box::pin(session.events()));
+    expect_seen(&mut seen, Seen::Connected(None)).await;
+    session.send_text("close normally").await.unwrap();
+    assert!(within("end", session.receive()).await.is_none());
+    let reason = within("reason", session.close_reason()).await;
+    assert_eq!(reason, CloseReason::normal("server done"));
+    let mut log = Vec::new();
+    next_matching(&mut events, &mut log, "closed", |e| {
+        matches!(e, Event::Closed { .. })
+    })
+    .await;
+    assert!(
+        !log.iter()
+            .any(|(_, e)| matches!(e, Event::Reconnecting { .. })),
+        "{log:?}"
+    );
+    assert!(seen.try_recv().is_err(), "no second connection");
+
+    let mut session = quick(&client, &backend.url("/"), Outbox::Fail).await;
+    expect_seen(&mut seen, Seen::Connected(None)).await;
+    session
+        .close(CloseReason::normal("client done"))
+        .await
+        .unwrap();
+    assert!(within("end", session.receive()).await.is_none());
+    let err = session.send_text("late").await.unwrap_err();
+    assert!(err.is_closed(), "{err}");
+    tokio::time::sleep(Duration::from_millis(100)).await; // a reconnect would show up by now
+    assert!(
+        seen.try_recv().is_err(),
+        "no reconnect after the user closed"
+    );
+}
+
+#[tokio::test]
+async fn gives_up_after_max_attempts_and_says_why() {
+    let (backend, mut seen) = backend().await;
+    let mut relay = Relay::start(0, backend.addr).await;
+    let client = Client::builder().ping_interval(None).build();
+    let mut session = within(
+        "connect",
+        client
+            .reconnecting(format!("ws://127.0.0.1:{}/", relay.port))
+            .policy(
+                Backoff::exponential(Duration::from_millis(5), Duration::from_millis(5))
+                    .max_attempts(2),
+            )
+            .connect(),
+    )
+    .await
+    .unwrap();
+    expect_seen(&mut seen, Seen::Connected(None)).await;
+    relay.kill().await;
+    assert!(within("end", session.receive()).await.is_none());
+    let reason = within("reason", session.close_reason()).await;
+    assert_eq!(reason.code, CloseCode::ABNORMAL, "{reason}");
+    assert!(reason.reason.contains("could not connect"), "{reason}");
+}
+
+#[tokio::test]
+async fn first_connection_failure_that_is_not_transient_is_returned() {
+    let client = Client::new();
+    let err = client
+        .reconnecting("ftp://nope")
+        .connect()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let err = within(
+        "give up",
+        client
+            .reconnecting(format!("ws://127.0.0.1:{port}/"))
+            .policy(
+                Backoff::exponential(Duration::from_millis(1), Duration::from_millis(1))
+                    .max_attempts(1),
+            )
+            .connect(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Connect, "{err}");
+}
