@@ -90,6 +90,10 @@ pub(crate) struct Driver<S> {
     ping_counter: u64,
     next_ping: Option<Instant>,
     deadline: Option<Instant>,
+    /// A read-side failure waiting to be reported with a close frame until the application
+    /// has taken every frame received before it (bounded by the deadline), so replies to those
+    /// frames still go out.
+    failing: Option<(CloseReason, oneshot::Receiver<()>)>,
 }
 
 impl<S> Driver<S>
@@ -136,6 +140,7 @@ where
             ping_counter: 0,
             next_ping,
             deadline: None,
+            failing: None,
         };
         tokio::spawn(driver.run().instrument(span));
     }
@@ -169,9 +174,20 @@ where
             progress |= self.poll_deliver(cx);
             progress |= self.poll_read(cx);
             progress |= self.poll_commands(cx);
+            // after the commands: what the application sent before taking the error goes first
+            if let Some((_, seen)) = self.failing.as_mut()
+                && (!self.receiver_open || Pin::new(seen).poll(cx).is_ready())
+            {
+                self.fail_now(cx);
+                progress = true;
+            }
             self.poll_flush(cx);
             progress |= self.poll_timer(cx);
 
+            if !self.commands_open && !self.receiver_open && self.failing.is_some() {
+                self.fail_now(cx);
+                progress = true;
+            }
             if !self.commands_open && !self.receiver_open && self.phase == Phase::Open {
                 // every handle is gone: close normally (the drop of a session)
                 self.begin_close(CloseReason::new(CloseCode::NORMAL, ""), cx);
@@ -326,6 +342,10 @@ where
                 ErrorKind::Protocol,
                 "peer sent a text message that is not valid UTF-8".to_owned(),
             ),
+            // RFC 6455: data after the peer's close frame is discarded
+            WsError::Protocol(ProtocolError::ReceivedAfterClosing) if self.outcome.is_some() => {
+                return;
+            }
             WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
                 self.reading = false;
                 self.lost("connection reset without a closing handshake", error);
@@ -349,10 +369,25 @@ where
         };
         debug!(code = code.0, %message, "failing the connection");
         let reason = CloseReason::new(code, short_reason(kind));
+        // stop reading now, but send the close frame only once the application has taken the
+        // frames received before the error (or after a short bound): it may still reply to them
+        let (seen_tx, seen_rx) = oneshot::channel();
+        self.shared.set_terminal_watch(seen_tx);
+        self.reading = false;
+        self.outcome = Some(reason.clone());
         self.deliver(Err(Error::new(kind, message)
             .with_source(error)
             .with_close(reason.clone())));
-        self.fail(reason, cx);
+        self.failing = Some((reason, seen_rx));
+        self.deadline = Some(Instant::now() + FAIL_FLUSH.min(self.settings.close_timeout));
+        let _ = cx;
+    }
+
+    /// Sends the close frame of a deferred read-side failure.
+    fn fail_now(&mut self, cx: &mut Context<'_>) {
+        if let Some((reason, _)) = self.failing.take() {
+            self.fail(reason, cx);
+        }
     }
 
     /// The transport failed: nothing can be sent any more; the session ends with 1006.
@@ -529,6 +564,7 @@ where
                 self.dirty = false;
                 self.phase = Phase::Done;
             }
+            Phase::Open if self.failing.is_some() => self.fail_now(cx),
             Phase::Open if self.outstanding_ping.is_some() => {
                 if self.pending.is_some() {
                     // we stopped reading because the application is behind, not the peer:

@@ -1,7 +1,6 @@
 //! What the application holds: [`Session`], and its halves [`Sender`] and [`Receiver`].
 
 use std::fmt;
-use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,6 +24,9 @@ pub(crate) struct Shared {
     /// How the session ended; `None` while it is live.
     pub(crate) outcome: watch::Sender<Option<CloseReason>>,
     pub(crate) handshake: Handshake,
+    /// Fired when the application takes the error that ended the session (see the driver's
+    /// deferred failure).
+    terminal: std::sync::Mutex<Option<oneshot::Sender<()>>>,
 }
 
 impl Shared {
@@ -33,7 +35,25 @@ impl Shared {
             closing: AtomicBool::new(false),
             outcome: watch::Sender::new(None),
             handshake,
+            terminal: std::sync::Mutex::new(None),
         })
+    }
+
+    pub(crate) fn set_terminal_watch(&self, seen: oneshot::Sender<()>) {
+        if let Ok(mut slot) = self.terminal.lock() {
+            *slot = Some(seen);
+        }
+    }
+
+    /// Passes an item on to the application, noting when it is the session-ending error.
+    fn observe(&self, item: Option<Result<Frame>>) -> Option<Result<Frame>> {
+        if let Some(Err(error)) = &item
+            && error.close_reason().is_some()
+            && let Some(seen) = self.terminal.lock().ok().and_then(|mut slot| slot.take())
+        {
+            let _ = seen.send(());
+        }
+        item
     }
 
     fn closed_error(&self) -> Error {
@@ -270,6 +290,12 @@ impl<C: ContentConverter> Session<C> {
         self.receiver.messages()
     }
 
+    /// The incoming frames decoded as messages of protocol `M` (a `#[derive(Message)]` enum),
+    /// as a [`Stream`]. A frame that fails to decode is an `Err` item and the stream goes on.
+    pub fn message_stream<M: Message>(&mut self) -> Messages<'_, C, M> {
+        self.receiver.message_stream()
+    }
+
     /// Starts the close handshake with `reason` and waits (bounded by `close_timeout`) for
     /// the peer's close frame. Closing a closed session does nothing.
     ///
@@ -503,7 +529,8 @@ impl<C: ContentConverter> Receiver<C> {
     ///
     /// Cancel safe.
     pub async fn receive(&mut self) -> Option<Result<Frame>> {
-        self.incoming.recv().await
+        let item = self.incoming.recv().await;
+        self.shared.observe(item)
     }
 
     /// Receives and deserializes the next data frame; see [`Session::receive_deserialized`].
@@ -529,7 +556,7 @@ impl<C: ContentConverter> Receiver<C> {
     }
 
     async fn next_frame(&mut self) -> Result<Frame> {
-        match self.incoming.recv().await {
+        match self.receive().await {
             Some(item) => item,
             None => Err(self.shared.closed_error()),
         }
@@ -539,7 +566,16 @@ impl<C: ContentConverter> Receiver<C> {
     pub fn messages<T: DeserializeOwned>(&mut self) -> Messages<'_, C, T> {
         Messages {
             receiver: self,
-            _type: PhantomData,
+            decode: |converter, frame| converter.deserialize(frame),
+        }
+    }
+
+    /// The incoming frames decoded as messages of protocol `M`; see
+    /// [`Session::message_stream`].
+    pub fn message_stream<M: Message>(&mut self) -> Messages<'_, C, M> {
+        Messages {
+            receiver: self,
+            decode: |converter, frame| M::decode(converter, frame),
         }
     }
 
@@ -558,14 +594,16 @@ impl<C: ContentConverter> Stream for Receiver<C> {
     type Item = Result<Frame>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.incoming.poll_recv(cx)
+        let item = std::task::ready!(self.incoming.poll_recv(cx));
+        Poll::Ready(self.shared.observe(item))
     }
 }
 
-/// A [`Stream`] of typed values decoded from a session's frames; see [`Session::messages`].
+/// A [`Stream`] of typed values decoded from a session's frames; see [`Session::messages`]
+/// and [`Session::message_stream`].
 pub struct Messages<'a, C, T> {
     receiver: &'a mut Receiver<C>,
-    _type: PhantomData<fn() -> T>,
+    decode: fn(&C, &Frame) -> std::result::Result<T, typed_ws_converters::ConvertError>,
 }
 
 impl<C, T> fmt::Debug for Messages<'_, C, T> {
@@ -574,20 +612,18 @@ impl<C, T> fmt::Debug for Messages<'_, C, T> {
     }
 }
 
-impl<C: ContentConverter, T: DeserializeOwned> Stream for Messages<'_, C, T> {
+impl<C: ContentConverter, T> Stream for Messages<'_, C, T> {
     type Item = Result<T>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let decode = self.decode;
         let receiver = &mut *self.receiver;
-        match receiver.incoming.poll_recv(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(None) => Poll::Ready(None),
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
-            Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(
-                receiver
-                    .converter
-                    .deserialize(&frame)
-                    .map_err(|e| Error::decode(e, frame)),
+        let item = std::task::ready!(receiver.incoming.poll_recv(cx));
+        match receiver.shared.observe(item) {
+            None => Poll::Ready(None),
+            Some(Err(e)) => Poll::Ready(Some(Err(e))),
+            Some(Ok(frame)) => Poll::Ready(Some(
+                decode(&receiver.converter, &frame).map_err(|e| Error::decode(e, frame)),
             )),
         }
     }

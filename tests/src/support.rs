@@ -162,36 +162,56 @@ fn push_len(out: &mut Vec<u8>, mask_bit: u8, len: usize) {
 /// Reads client frames from `tcp` until a close frame arrives, returning its code (`None` if
 /// the connection ended first or the close had no code). Unmasks as it goes.
 pub async fn read_close_code(tcp: &mut TcpStream) -> Option<u16> {
+    read_until_close(tcp).await.1
+}
+
+/// Reads client frames until a close frame: the text frames seen before it, and the close
+/// code (`None` if the connection ended first or the close had no code).
+pub async fn read_until_close(tcp: &mut TcpStream) -> (Vec<String>, Option<u16>) {
+    let mut texts = Vec::new();
     loop {
-        let mut head = [0u8; 2];
-        tcp.read_exact(&mut head).await.ok()?;
-        let opcode = head[0] & 0x0f;
-        let masked = head[1] & 0x80 != 0;
-        let mut len = u64::from(head[1] & 0x7f);
-        if len == 126 {
-            let mut b = [0u8; 2];
-            tcp.read_exact(&mut b).await.ok()?;
-            len = u64::from(u16::from_be_bytes(b));
-        } else if len == 127 {
-            let mut b = [0u8; 8];
-            tcp.read_exact(&mut b).await.ok()?;
-            len = u64::from_be_bytes(b);
-        }
-        let mut key = [0u8; 4];
-        if masked {
-            tcp.read_exact(&mut key).await.ok()?;
-        }
-        let mut payload = vec![0u8; usize::try_from(len).ok()?];
-        tcp.read_exact(&mut payload).await.ok()?;
-        if masked {
-            for (i, b) in payload.iter_mut().enumerate() {
-                *b ^= key[i % 4];
+        let Some((opcode, payload)) = read_client_frame(tcp).await else {
+            return (texts, None);
+        };
+        match opcode {
+            0x1 => texts.push(String::from_utf8_lossy(&payload).into_owned()),
+            0x8 => {
+                let code =
+                    (payload.len() >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]]));
+                return (texts, code);
             }
-        }
-        if opcode == 0x8 {
-            return (payload.len() >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]]));
+            _ => {}
         }
     }
+}
+
+async fn read_client_frame(tcp: &mut TcpStream) -> Option<(u8, Vec<u8>)> {
+    let mut head = [0u8; 2];
+    tcp.read_exact(&mut head).await.ok()?;
+    let opcode = head[0] & 0x0f;
+    let masked = head[1] & 0x80 != 0;
+    let mut len = u64::from(head[1] & 0x7f);
+    if len == 126 {
+        let mut b = [0u8; 2];
+        tcp.read_exact(&mut b).await.ok()?;
+        len = u64::from(u16::from_be_bytes(b));
+    } else if len == 127 {
+        let mut b = [0u8; 8];
+        tcp.read_exact(&mut b).await.ok()?;
+        len = u64::from_be_bytes(b);
+    }
+    let mut key = [0u8; 4];
+    if masked {
+        tcp.read_exact(&mut key).await.ok()?;
+    }
+    let mut payload = vec![0u8; usize::try_from(len).ok()?];
+    tcp.read_exact(&mut payload).await.ok()?;
+    if masked {
+        for (i, b) in payload.iter_mut().enumerate() {
+            *b ^= key[i % 4];
+        }
+    }
+    Some((opcode, payload))
 }
 
 /// The folder `scripts/peers` installs the third-party peers into: `$TYPED_WS_PEERS`, else
@@ -305,4 +325,33 @@ pub async fn connect_proxy(
     })
     .await;
     (guard, rx)
+}
+
+/// Starts a peer program that prints the port it listens on as its first stdout line, and
+/// returns it with that port (waiting at most [`WAIT`]).
+pub fn spawn_peer(program: &std::path::Path, args: &[&str]) -> (Child, u16) {
+    let mut child = Child(
+        std::process::Command::new(program)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", program.display())),
+    );
+    let stdout = child.0.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(WAIT)
+        .unwrap_or_else(|_| panic!("{} printed no port within {WAIT:?}", program.display()));
+    let port = line
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{} printed {line:?}, not a port", program.display()));
+    (child, port)
 }

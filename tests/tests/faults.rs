@@ -61,6 +61,63 @@ async fn expect_failure(
 }
 
 #[tokio::test]
+async fn replies_to_frames_before_a_protocol_error_still_go_out_before_the_close() {
+    // a good text, then a frame with RSV bits, in one write: the application reads the text
+    // and replies; the reply must reach the peer before the 1002 close
+    let (tx, mut seen) = mpsc::unbounded_channel();
+    let server = tcp_server(move |mut tcp| {
+        let tx = tx.clone();
+        async move {
+            if raw_upgrade(&mut tcp).await.is_err() {
+                return;
+            }
+            let mut bytes = server_frame(true, 0, 0x1, b"hello");
+            bytes.extend(server_frame(true, 0b010, 0x1, b"bad"));
+            let _ = tcp.write_all(&bytes).await;
+            let _ = tx.send(typed_ws_tests::support::read_until_close(&mut tcp).await);
+        }
+    })
+    .await;
+    let mut session = within("connect", Client::new().web_socket_session(server.url("/")))
+        .await
+        .unwrap();
+    let hello = within("text", session.receive()).await.unwrap().unwrap();
+    session
+        .send_text(format!("echo: {}", hello.read_text().unwrap()))
+        .await
+        .unwrap();
+    let err = within("error", session.receive())
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Protocol, "{err}");
+    let (texts, code) = within("peer", seen.recv()).await.unwrap();
+    assert_eq!(texts, ["echo: hello"]);
+    assert_eq!(code, Some(1002));
+    assert_eq!(
+        within("reason", session.close_reason()).await.code,
+        CloseCode::PROTOCOL_ERROR
+    );
+}
+
+#[tokio::test]
+async fn a_protocol_error_is_reported_even_when_nobody_reads() {
+    let (server, mut seen) = hostile(server_frame(true, 0b100, 0x1, b"x")).await;
+    let session = within("connect", Client::new().web_socket_session(server.url("/")))
+        .await
+        .unwrap();
+    // the close goes out after a short bound even though the error is never taken
+    assert_eq!(
+        within("peer saw close", seen.recv()).await.unwrap(),
+        Some(1002)
+    );
+    assert_eq!(
+        within("reason", session.close_reason()).await.code,
+        CloseCode::PROTOCOL_ERROR
+    );
+}
+
+#[tokio::test]
 async fn invalid_utf8_text_closes_1007() {
     let err = expect_failure(
         server_frame(true, 0, 0x1, &[0xff, 0xfe, b'a']),

@@ -1,13 +1,10 @@
 //! Converters negotiated by subprotocol, against typed-ws's own server and a Python
 //! `websockets` server selecting each subprotocol.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-
 use serde::{Deserialize, Serialize};
 use typed_ws::server::Server;
 use typed_ws::{Client, ContentConverter, ErrorKind, Frame, Json, MessagePack, Offer};
-use typed_ws_tests::support::{Child, echo_server, peer, within, ws_server};
+use typed_ws_tests::support::{echo_server, peer, spawn_peer, within, ws_server};
 
 #[derive(Serialize, Deserialize, Debug, PartialEq)]
 struct Count {
@@ -158,33 +155,12 @@ async def main():
 asyncio.run(main())
 "#;
 
-fn python_server(subprotocol: &str) -> (Child, u16) {
-    let mut child = Child(
-        Command::new(peer("py/bin/python"))
-            .args(["-c", PYTHON_SERVER, subprotocol])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start python websockets server"),
-    );
-    let stdout = child.0.stdout.take().expect("piped stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx
-        .recv_timeout(typed_ws_tests::support::WAIT)
-        .expect("python server printed its port");
-    (child, line.trim().parse().expect("a port number"))
-}
-
 #[tokio::test]
 #[ignore = "needs peers: run scripts/test"]
 async fn python_websockets_server_selects_each_subprotocol() {
     for (subprotocol, binary) in [("v1.json", false), ("v1.msgpack", true)] {
-        let (_child, port) = python_server(subprotocol);
+        let (_child, port) =
+            spawn_peer(&peer("py/bin/python"), &["-c", PYTHON_SERVER, subprotocol]);
         let url = format!("ws://127.0.0.1:{port}/");
         let mut session = within("connect", negotiating_client().web_socket_session(url))
             .await
