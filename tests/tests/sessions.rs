@@ -183,13 +183,13 @@ async fn split_senders_from_many_tasks_keep_per_task_order() {
     for task in 0..16u32 {
         let tx = tx.clone();
         tasks.push(tokio::spawn(async move {
-            for i in 0..200u32 {
+            for i in 0..1000u32 {
                 tx.send_serialized(&(task, i)).await.unwrap();
             }
         }));
     }
     let mut next = [0u32; 16];
-    for _ in 0..16 * 200 {
+    for _ in 0..16 * 1000 {
         let (task, i): (u32, u32) = within("message", rx.receive_deserialized()).await.unwrap();
         assert_eq!(i, next[task as usize], "task {task} out of order");
         next[task as usize] += 1;
