@@ -37,6 +37,11 @@
 //! [`Frame`] is the frame layer; [`Session`] is what you hold (typed send/receive, split
 //! into [`Sender`] + [`Receiver`]); [`Client`] opens sessions; [`server::Server`] accepts
 //! them, so both ends of an application share one typed protocol.
+//!
+//! Beyond Ktor: [`Client::reconnecting`] gives a [`ReconnectingSession`] (backoff policy,
+//! lifecycle [`Event`]s, an `on_connect` hook, an explicit [`Outbox`]);
+//! [`ClientBuilder::negotiate`] picks the converter by subprotocol ([`Offer`]); and
+//! [`ClientBuilder::proxy`] connects through HTTP CONNECT or SOCKS5.
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 mod client;
