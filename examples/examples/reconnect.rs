@@ -112,7 +112,7 @@ async fn main() -> typed_ws::Result<()> {
         .on_connect(|sender| async move { sender.send_text("subscribe quotes").await })
         .connect()
         .await?;
-    let mut events = Box::pin(session.events());
+    let mut events = session.events();
     tokio::spawn(async move {
         while let Some(event) = events.next().await {
             println!("  event: {event:?}");

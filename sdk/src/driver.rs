@@ -4,6 +4,7 @@
 //! queued, flush once) and carries out the close handshake. The session's handles talk to it
 //! over bounded channels, so liveness never depends on whether the application reads.
 
+use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -29,41 +30,43 @@ use crate::frame::{CloseCode, CloseReason, Frame};
 use crate::session::Shared;
 use crate::settings::Settings;
 
-/// What a session handle asks of the driver.
+/// What a session handle asks of the driver, in order with the frames it sends.
 pub(crate) enum Command {
     /// Queue a frame for writing.
     Send(WsMessage),
     /// Answer once everything queued before is written and flushed.
     Flush(oneshot::Sender<()>),
-    /// Start the close handshake with this reason.
-    Close(CloseReason),
 }
 
 /// The most events handled in one wake-up before yielding to other tasks.
 const BUDGET: usize = 256;
-/// Upper bound on flushing a close frame after a failure (ping timeout, protocol error).
+/// Upper bound on flushing a close frame after a failure (ping timeout, protocol error), and on
+/// waiting for the application to take the frames received before a read-side failure.
 const FAIL_FLUSH: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Phase {
     /// Frames flow both ways.
     Open,
-    /// A close frame was queued; waiting for the peer's (bounded by the close deadline).
+    /// A close frame was sent or received; waiting for the end of the handshake (bounded by
+    /// the close deadline).
     Closing,
     /// Finished: the socket is dropped.
     Done,
 }
 
+type Item = Result<Frame, Error>;
 type Reserve = Pin<
-    Box<
-        dyn Future<
-                Output = Result<
-                    mpsc::OwnedPermit<Result<Frame, Error>>,
-                    mpsc::error::SendError<()>,
-                >,
-            > + Send,
-    >,
+    Box<dyn Future<Output = Result<mpsc::OwnedPermit<Item>, mpsc::error::SendError<()>>> + Send>,
 >;
+
+/// The channels between the driver and a session's handles.
+pub(crate) struct Channels {
+    pub(crate) commands: mpsc::Receiver<Command>,
+    pub(crate) control: mpsc::Receiver<CloseReason>,
+    pub(crate) incoming: mpsc::Sender<Item>,
+    pub(crate) receiver_gone: oneshot::Receiver<()>,
+}
 
 pub(crate) struct Driver<S> {
     ws: WebSocketStream<S>,
@@ -72,9 +75,13 @@ pub(crate) struct Driver<S> {
     shared: Arc<Shared>,
     commands: mpsc::Receiver<Command>,
     commands_open: bool,
-    incoming: mpsc::Sender<Result<Frame, Error>>,
-    /// A frame the application's full queue could not take yet, and the wait for room.
-    pending: Option<(Result<Frame, Error>, Reserve)>,
+    /// Close requests: a path of their own, so a close never waits behind queued data.
+    control: mpsc::Receiver<CloseReason>,
+    control_open: bool,
+    incoming: mpsc::Sender<Item>,
+    /// Items the application's full queue could not take yet, in order, and the wait for room.
+    pending: VecDeque<Item>,
+    reserve: Option<Reserve>,
     /// Resolves when the application dropped its `Receiver`.
     receiver_gone: oneshot::Receiver<()>,
     receiver_open: bool,
@@ -89,10 +96,16 @@ pub(crate) struct Driver<S> {
     outstanding_ping: Option<(u64, Instant)>,
     ping_counter: u64,
     next_ping: Option<Instant>,
-    deadline: Option<Instant>,
+    pong_deadline: Option<Instant>,
+    /// The pong deadline was extended once because the application was not reading.
+    pong_extended: bool,
+    /// Bounds the close handshake, a requested close's drain, and a deferred failure.
+    close_deadline: Option<Instant>,
+    /// A close the application asked for: queued frames are written first, then the close.
+    close_requested: Option<CloseReason>,
     /// A read-side failure waiting to be reported with a close frame until the application
-    /// has taken every frame received before it (bounded by the deadline), so replies to those
-    /// frames still go out.
+    /// has taken every frame received before it (bounded by the close deadline), so replies to
+    /// those frames still go out.
     failing: Option<(CloseReason, oneshot::Receiver<()>)>,
 }
 
@@ -100,15 +113,12 @@ impl<S> Driver<S>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn spawn(
         ws: WebSocketStream<S>,
         settings: Arc<Settings>,
         raw: bool,
         shared: Arc<Shared>,
-        commands: mpsc::Receiver<Command>,
-        incoming: mpsc::Sender<Result<Frame, Error>>,
-        receiver_gone: oneshot::Receiver<()>,
+        channels: Channels,
         span: Span,
     ) {
         let now = Instant::now();
@@ -122,24 +132,28 @@ where
             settings,
             raw,
             shared,
-            commands,
+            commands: channels.commands,
             commands_open: true,
-            incoming,
-            pending: None,
-            receiver_gone,
+            control: channels.control,
+            control_open: true,
+            incoming: channels.incoming,
+            pending: VecDeque::new(),
+            reserve: None,
+            receiver_gone: channels.receiver_gone,
             receiver_open: true,
             reading: true,
             dirty: false,
             flush_waiters: Vec::new(),
             phase: Phase::Open,
             outcome: None,
-            timer: Box::pin(tokio::time::sleep_until(
-                next_ping.unwrap_or(now + Duration::from_secs(86400 * 365)),
-            )),
+            timer: Box::pin(tokio::time::sleep_until(now)),
             outstanding_ping: None,
             ping_counter: 0,
             next_ping,
-            deadline: None,
+            pong_deadline: None,
+            pong_extended: false,
+            close_deadline: None,
+            close_requested: None,
             failing: None,
         };
         tokio::spawn(driver.run().instrument(span));
@@ -155,6 +169,20 @@ where
         debug!(code = outcome.code.0, reason = %outcome.reason, "session closed");
         self.shared.closing.store(true, Ordering::Release);
         self.shared.outcome.send_replace(Some(outcome));
+        // the socket goes now; what the application has not taken yet (at most a frame and
+        // the error that ended the session) still reaches it when it reads
+        let pending = std::mem::take(&mut self.pending);
+        let incoming = self.incoming.clone();
+        let open = self.receiver_open;
+        drop(self);
+        if open {
+            for item in pending {
+                match incoming.reserve().await {
+                    Ok(permit) => permit.send(item),
+                    Err(_) => break,
+                }
+            }
+        }
     }
 
     fn poll_drive(&mut self, cx: &mut Context<'_>) -> Poll<()> {
@@ -167,13 +195,23 @@ where
 
             if self.receiver_open && Pin::new(&mut self.receiver_gone).poll(cx).is_ready() {
                 self.receiver_open = false;
-                self.pending = None;
+                self.pending.clear();
+                self.reserve = None;
                 progress = true;
             }
 
             progress |= self.poll_deliver(cx);
             progress |= self.poll_read(cx);
-            progress |= self.poll_commands(cx);
+            progress |= self.poll_control(cx);
+            let drained = self.poll_commands(cx, &mut progress);
+            if drained
+                && self.phase == Phase::Open
+                && let Some(reason) = self.close_requested.take()
+            {
+                // everything queued before the close request is written: now the close
+                self.begin_close(reason, cx);
+                progress = true;
+            }
             // after the commands: what the application sent before taking the error goes first
             if let Some((_, seen)) = self.failing.as_mut()
                 && (!self.receiver_open || Pin::new(seen).poll(cx).is_ready())
@@ -184,18 +222,21 @@ where
             self.poll_flush(cx);
             progress |= self.poll_timer(cx);
 
-            if !self.commands_open && !self.receiver_open && self.failing.is_some() {
-                self.fail_now(cx);
-                progress = true;
-            }
-            if !self.commands_open && !self.receiver_open && self.phase == Phase::Open {
-                // every handle is gone: close normally (the drop of a session)
-                self.begin_close(CloseReason::new(CloseCode::NORMAL, ""), cx);
-                progress = true;
+            if !self.commands_open && !self.control_open && !self.receiver_open {
+                // every handle is gone (the drop of a session): close normally
+                if self.failing.is_some() {
+                    self.fail_now(cx);
+                    progress = true;
+                } else if self.phase == Phase::Open && self.close_requested.is_none() {
+                    self.begin_close(CloseReason::new(CloseCode::NORMAL, ""), cx);
+                    progress = true;
+                }
             }
             if self.phase == Phase::Closing && !self.reading && !self.dirty {
                 self.phase = Phase::Done;
-                continue;
+            }
+            if self.phase == Phase::Done {
+                return Poll::Ready(());
             }
             if !progress {
                 return Poll::Pending;
@@ -208,41 +249,76 @@ where
         }
     }
 
-    /// Hands a held-back frame to the application once its queue has room.
+    /// Hands held-back items to the application as its queue makes room, in order.
     fn poll_deliver(&mut self, cx: &mut Context<'_>) -> bool {
-        let Some((_, reserve)) = self.pending.as_mut() else {
-            return false;
-        };
-        match reserve.as_mut().poll(cx) {
-            Poll::Pending => false,
-            Poll::Ready(result) => {
-                if let Some((item, _)) = self.pending.take()
-                    && let Ok(permit) = result
-                {
-                    permit.send(item);
+        let mut progress = false;
+        while let Some(reserve) = self.reserve.as_mut() {
+            match reserve.as_mut().poll(cx) {
+                Poll::Pending => break,
+                Poll::Ready(Err(_)) => {
+                    self.receiver_open = false;
+                    self.pending.clear();
+                    self.reserve = None;
+                    return true;
                 }
-                true
+                Poll::Ready(Ok(permit)) => {
+                    progress = true;
+                    self.reserve = None;
+                    if let Some(item) = self.pending.pop_front() {
+                        permit.send(item);
+                    }
+                    while let Some(item) = self.pending.pop_front() {
+                        if !self.offer(item) {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        progress
+    }
+
+    /// Tries to hand `item` over now; on a full queue keeps it first in line and waits for
+    /// room. `false` when it could not be handed over.
+    fn offer(&mut self, item: Item) -> bool {
+        match self.incoming.try_send(item) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(item)) => {
+                self.pending.push_front(item);
+                self.reserve = Some(Box::pin(self.incoming.clone().reserve_owned()));
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.receiver_open = false;
+                self.pending.clear();
+                false
             }
         }
     }
 
-    fn deliver(&mut self, item: Result<Frame, Error>) {
+    fn deliver(&mut self, item: Item) {
         if !self.receiver_open {
             return;
         }
-        match self.incoming.try_send(item) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(item)) => {
-                let reserve: Reserve = Box::pin(self.incoming.clone().reserve_owned());
-                self.pending = Some((item, reserve));
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => self.receiver_open = false,
+        let waiting = !self.pending.is_empty();
+        let full = waiting || self.incoming.capacity() == 0;
+        if full && self.phase != Phase::Open && item.is_ok() {
+            // data arriving while we close, for an application that is not reading: dropped
+            // rather than held (the close must not wait on the application)
+            trace!("frame dropped while closing: the application's queue is full");
+            return;
+        }
+        if waiting {
+            self.pending.push_back(item);
+        } else {
+            self.offer(item);
         }
     }
 
-    /// Reads what the socket has while the application can take it.
+    /// Reads what the socket has while the application can take it (and always while
+    /// closing, so the close handshake never waits on the application).
     fn poll_read(&mut self, cx: &mut Context<'_>) -> bool {
-        if !self.reading || self.pending.is_some() {
+        if !self.reading || (self.phase == Phase::Open && !self.pending.is_empty()) {
             return false;
         }
         match Pin::new(&mut self.ws).poll_next(cx) {
@@ -252,7 +328,7 @@ where
                 true
             }
             Poll::Ready(Some(Err(error))) => {
-                self.on_read_error(error, cx);
+                self.on_read_error(error);
                 true
             }
             Poll::Ready(None) => {
@@ -288,7 +364,8 @@ where
                 {
                     trace!(rtt = ?sent.elapsed(), "pong matched");
                     self.outstanding_ping = None;
-                    self.deadline = None;
+                    self.pong_deadline = None;
+                    self.pong_extended = false;
                     self.next_ping = self.settings.ping_interval.map(|interval| sent + interval);
                 }
                 if self.raw {
@@ -305,7 +382,8 @@ where
                     // tungstenite queued the echo; flush it, then wait for the end of stream
                     self.outcome = Some(reason.clone());
                     self.phase = Phase::Closing;
-                    self.deadline = Some(Instant::now() + self.settings.close_timeout);
+                    self.close_requested = None;
+                    self.close_deadline = Some(Instant::now() + self.settings.close_timeout);
                     self.dirty = true;
                     self.shared.closing.store(true, Ordering::Release);
                 } else {
@@ -319,7 +397,7 @@ where
         }
     }
 
-    fn on_read_error(&mut self, error: WsError, cx: &mut Context<'_>) {
+    fn on_read_error(&mut self, error: WsError) {
         let settings = Arc::clone(&self.settings);
         let (code, kind, message) = match &error {
             WsError::ConnectionClosed | WsError::AlreadyClosed => {
@@ -369,18 +447,26 @@ where
         };
         debug!(code = code.0, %message, "failing the connection");
         let reason = CloseReason::new(code, short_reason(kind));
+        self.reading = false;
+        let error = Error::new(kind, message)
+            .with_source(error)
+            .with_close(reason.clone());
+        if self.phase != Phase::Open {
+            // already closing: nothing more to say to the peer
+            if self.outcome.is_none() {
+                self.outcome = Some(reason);
+            }
+            self.deliver(Err(error));
+            return;
+        }
         // stop reading now, but send the close frame only once the application has taken the
         // frames received before the error (or after a short bound): it may still reply to them
         let (seen_tx, seen_rx) = oneshot::channel();
         self.shared.set_terminal_watch(seen_tx);
-        self.reading = false;
         self.outcome = Some(reason.clone());
-        self.deliver(Err(Error::new(kind, message)
-            .with_source(error)
-            .with_close(reason.clone())));
+        self.deliver(Err(error));
         self.failing = Some((reason, seen_rx));
-        self.deadline = Some(Instant::now() + FAIL_FLUSH.min(self.settings.close_timeout));
-        let _ = cx;
+        self.close_deadline = Some(Instant::now() + FAIL_FLUSH.min(self.settings.close_timeout));
     }
 
     /// Sends the close frame of a deferred read-side failure.
@@ -431,22 +517,30 @@ where
         }
         self.shared.closing.store(true, Ordering::Release);
         if self.phase == Phase::Open {
-            let _ = self.write(close_message(&reason), cx);
+            if !self.write(close_message(&reason), cx) {
+                return;
+            }
+            self.phase = Phase::Closing;
         }
-        self.phase = Phase::Closing;
-        self.deadline = Some(Instant::now() + FAIL_FLUSH.min(self.settings.close_timeout));
+        self.close_deadline = Some(Instant::now() + FAIL_FLUSH.min(self.settings.close_timeout));
     }
 
     fn begin_close(&mut self, reason: CloseReason, cx: &mut Context<'_>) {
+        if self.failing.is_some() {
+            // a failure is already under way: its code is the truth
+            self.fail_now(cx);
+            return;
+        }
         if self.phase != Phase::Open {
             return;
         }
         debug!(code = reason.code.0, reason = %reason.reason, "closing");
         self.shared.closing.store(true, Ordering::Release);
-        self.outcome = Some(reason.clone());
-        let _ = self.write(close_message(&reason), cx);
-        self.phase = Phase::Closing;
-        self.deadline = Some(Instant::now() + self.settings.close_timeout);
+        if self.write(close_message(&reason), cx) {
+            self.outcome = Some(reason);
+            self.phase = Phase::Closing;
+            self.close_deadline = Some(Instant::now() + self.settings.close_timeout);
+        }
     }
 
     /// Queues one message in tungstenite's write buffer. `false` if the transport is gone.
@@ -467,23 +561,53 @@ where
         }
     }
 
-    /// Moves queued commands into the write buffer while it has room.
-    fn poll_commands(&mut self, cx: &mut Context<'_>) -> bool {
-        let mut progress = false;
+    /// Takes a close request from the application.
+    fn poll_control(&mut self, cx: &mut Context<'_>) -> bool {
+        if !self.control_open {
+            return false;
+        }
+        match self.control.poll_recv(cx) {
+            Poll::Pending => false,
+            Poll::Ready(None) => {
+                self.control_open = false;
+                true
+            }
+            Poll::Ready(Some(reason)) => {
+                if self.failing.is_some() {
+                    self.fail_now(cx);
+                } else if self.phase == Phase::Open && self.close_requested.is_none() {
+                    // the queued frames go first, within the close timeout
+                    self.close_requested = Some(reason);
+                    self.close_deadline = Some(Instant::now() + self.settings.close_timeout);
+                }
+                true
+            }
+        }
+    }
+
+    /// Moves queued commands into the write buffer while it has room. Returns `true` when the
+    /// command queue is empty (or closed).
+    fn poll_commands(&mut self, cx: &mut Context<'_>, progress: &mut bool) -> bool {
+        let mut drained = !self.commands_open;
         while self.commands_open && self.phase == Phase::Open {
             match Pin::new(&mut self.ws).poll_ready(cx) {
                 Poll::Pending => break,
                 Poll::Ready(Err(error)) => {
                     self.on_write_error(error);
-                    return true;
+                    *progress = true;
+                    return false;
                 }
                 Poll::Ready(Ok(())) => {}
             }
             match self.commands.poll_recv(cx) {
-                Poll::Pending => break,
+                Poll::Pending => {
+                    drained = true;
+                    break;
+                }
                 Poll::Ready(None) => {
                     self.commands_open = false;
-                    progress = true;
+                    drained = true;
+                    *progress = true;
                 }
                 Poll::Ready(Some(Command::Send(message))) => {
                     trace!(
@@ -491,18 +615,14 @@ where
                         len = message.len(),
                         "sending"
                     );
+                    *progress = true;
                     if !self.write(message, cx) {
-                        return true;
+                        return false;
                     }
-                    progress = true;
                 }
                 Poll::Ready(Some(Command::Flush(waiter))) => {
                     self.flush_waiters.push(waiter);
-                    progress = true;
-                }
-                Poll::Ready(Some(Command::Close(reason))) => {
-                    self.begin_close(reason, cx);
-                    progress = true;
+                    *progress = true;
                 }
             }
         }
@@ -511,7 +631,7 @@ where
                 let _ = waiter.send(());
             }
         }
-        progress
+        drained
     }
 
     fn on_write_error(&mut self, error: WsError) {
@@ -520,6 +640,7 @@ where
                 self.dirty = false;
                 if self.phase == Phase::Open {
                     self.phase = Phase::Closing;
+                    self.close_deadline = Some(Instant::now() + self.settings.close_timeout);
                 }
             }
             other => self.lost("connection lost while writing", other),
@@ -543,12 +664,23 @@ where
         }
     }
 
-    /// The pinger and the close/ failure deadlines.
+    /// The pinger, the pong deadline and the close deadline.
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
-        let when = match (self.deadline, self.next_ping) {
-            (Some(deadline), _) => deadline,
-            (None, Some(next)) if self.phase == Phase::Open => next,
-            _ => return false,
+        let pinging =
+            self.phase == Phase::Open && self.failing.is_none() && self.close_requested.is_none();
+        let ping_when = if !pinging {
+            None
+        } else if self.outstanding_ping.is_some() {
+            self.pong_deadline
+        } else {
+            self.next_ping
+        };
+        let when = match (self.close_deadline, ping_when) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => match a.or(b) {
+                Some(when) => when,
+                None => return false,
+            },
         };
         if self.timer.deadline() != when {
             self.timer.as_mut().reset(when);
@@ -557,24 +689,45 @@ where
             return false;
         }
         let now = Instant::now();
-        match self.phase {
-            Phase::Closing | Phase::Done => {
+        if self.close_deadline.is_some_and(|deadline| now >= deadline) {
+            self.close_deadline = None;
+            if self.failing.is_some() {
+                self.fail_now(cx);
+            } else if self.phase == Phase::Open && self.close_requested.is_some() {
+                // the queued frames could not be written in time: the peer stopped reading
+                debug!("close timed out before the close frame could be written");
+                self.close_requested = None;
+                self.outcome = Some(CloseReason::new(
+                    CloseCode::ABNORMAL,
+                    "close timed out: the peer stopped reading before the close frame could be sent",
+                ));
+                self.reading = false;
+                self.dirty = false;
+                self.phase = Phase::Done;
+            } else if self.phase != Phase::Open {
                 debug!("peer did not finish the close handshake in time");
                 self.reading = false;
                 self.dirty = false;
                 self.phase = Phase::Done;
             }
-            Phase::Open if self.failing.is_some() => self.fail_now(cx),
-            Phase::Open if self.outstanding_ping.is_some() => {
-                if self.pending.is_some() {
+            return true;
+        }
+        if !pinging {
+            return true;
+        }
+        if self.outstanding_ping.is_some() {
+            if self.pong_deadline.is_some_and(|deadline| now >= deadline) {
+                if !self.pending.is_empty() && !self.pong_extended {
                     // we stopped reading because the application is behind, not the peer:
-                    // give the pong another period once we read again
-                    self.deadline = Some(now + self.settings.pong_timeout);
+                    // one more period (a peer that is dead is still found, a little later)
+                    self.pong_extended = true;
+                    self.pong_deadline = Some(now + self.settings.pong_timeout);
                     return true;
                 }
                 let timeout = self.settings.pong_timeout;
                 debug!(?timeout, "no pong: ping timeout");
                 let reason = CloseReason::new(CloseCode::INTERNAL_ERROR, "ping timeout");
+                self.outcome = Some(reason.clone());
                 self.deliver(Err(Error::new(
                     ErrorKind::Timeout,
                     format!(
@@ -583,21 +736,21 @@ where
                 )
                 .with_close(reason.clone())));
                 self.outstanding_ping = None;
+                self.pong_deadline = None;
                 self.fail(reason, cx);
             }
-            Phase::Open => {
-                self.ping_counter += 1;
-                let payload = self.ping_counter;
-                if self.write(
-                    WsMessage::Ping(Bytes::copy_from_slice(&payload.to_be_bytes())),
-                    cx,
-                ) {
-                    trace!(payload, "ping sent");
-                    self.outstanding_ping = Some((payload, now));
-                    self.deadline = Some(now + self.settings.pong_timeout);
-                }
-                self.next_ping = None;
+        } else if self.next_ping.is_some_and(|next| now >= next) {
+            self.ping_counter += 1;
+            let payload = self.ping_counter;
+            if self.write(
+                WsMessage::Ping(Bytes::copy_from_slice(&payload.to_be_bytes())),
+                cx,
+            ) {
+                trace!(payload, "ping sent");
+                self.outstanding_ping = Some((payload, now));
+                self.pong_deadline = Some(now + self.settings.pong_timeout);
             }
+            self.next_ping = None;
         }
         true
     }

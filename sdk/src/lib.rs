@@ -106,6 +106,7 @@ where
     C: ContentConverter,
 {
     let (command_tx, command_rx) = mpsc::channel(settings.channel_capacity);
+    let (control_tx, control_rx) = mpsc::channel(1);
     let (incoming_tx, incoming_rx) = mpsc::channel(settings.channel_capacity);
     let (guard_tx, guard_rx) = oneshot::channel();
     let shared = session::Shared::new(handshake);
@@ -114,10 +115,20 @@ where
         settings,
         raw,
         Arc::clone(&shared),
-        command_rx,
-        incoming_tx,
-        guard_rx,
+        driver::Channels {
+            commands: command_rx,
+            control: control_rx,
+            incoming: incoming_tx,
+            receiver_gone: guard_rx,
+        },
         span,
     );
-    Session::new(converter, shared, command_tx, incoming_rx, guard_tx)
+    Session::new(
+        converter,
+        shared,
+        command_tx,
+        control_tx,
+        incoming_rx,
+        guard_tx,
+    )
 }

@@ -77,12 +77,8 @@ impl Proxy {
         let auth = if parsed.username().is_empty() {
             None
         } else {
-            let decode = |s: &str| {
-                url::form_urlencoded::parse(format!("x={s}").as_bytes())
-                    .next()
-                    .map(|(_, v)| v.into_owned())
-                    .unwrap_or_default()
-            };
+            // percent-decoding only: a `+` in userinfo is a plus, not a space
+            let decode = |s: &str| percent_decode(s);
             Some((
                 decode(parsed.username()),
                 decode(parsed.password().unwrap_or("")),
@@ -380,6 +376,26 @@ impl fmt::Debug for Proxy {
     }
 }
 
+/// Decodes `%XX` escapes (invalid escapes are kept as they are).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(hex) = text.get(i + 1..i + 3)
+            && let Ok(byte) = u8::from_str_radix(hex, 16)
+        {
+            out.push(byte);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// `true` when `NO_PROXY` (comma-separated hosts, domain suffixes, IPs, `*`) covers `host`.
 fn no_proxy_matches(no_proxy: &str, host: &str) -> bool {
     let host = host.to_ascii_lowercase();
@@ -408,6 +424,8 @@ mod tests {
         let p = Proxy::parse("http://u%40x:p%3Ass@proxy.local:3128").unwrap();
         assert_eq!(p.kind(), ProxyKind::Http);
         assert_eq!(p.auth, Some(("u@x".into(), "p:ss".into())));
+        let plus = Proxy::parse("http://user:a+b%2Bc@proxy.local:3128").unwrap();
+        assert_eq!(plus.auth, Some(("user".into(), "a+b+c".into())));
         assert_eq!(
             format!("{p:?}"),
             "Proxy(http://<credentials>@proxy.local:3128)"

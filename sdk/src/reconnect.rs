@@ -184,9 +184,15 @@ impl Backoff {
     /// Exponential backoff from `initial` up to `max`, doubling, with full jitter, retrying
     /// forever.
     pub fn exponential(initial: Duration, max: Duration) -> Self {
-        let seed = Instant::now().elapsed().as_nanos() as u64
-            ^ (&initial as *const Duration as u64)
-            ^ std::process::id() as u64;
+        let seed = {
+            use std::hash::{BuildHasher, Hasher};
+            static COUNTER: AtomicU64 = AtomicU64::new(0);
+            // a per-process random key (std's hasher seed) and a counter: every policy gets
+            // its own jitter, so sessions that lost the same server do not retry in lockstep
+            let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+            hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+            hasher.finish()
+        };
         Backoff {
             initial,
             max,
@@ -436,14 +442,12 @@ impl<C: ContentConverter> ReconnectBuilder<C> {
             outbox: self.outbox,
             converter: Mutex::new(Arc::clone(self.client.converter_arc())),
             outcome: watch::Sender::new(None),
-            control: Mutex::new(None),
         });
         let (events_tx, events_rx) = broadcast::channel(256);
         let (incoming_tx, incoming_rx) = mpsc::channel(capacity);
+        // only the handles hold the control sender: when the last one is dropped, the
+        // supervisor sees the channel close and ends the session
         let (control_tx, control_rx) = mpsc::channel(1);
-        if let Ok(mut slot) = shared.control.lock() {
-            *slot = Some(control_tx);
-        }
         let supervisor = Supervisor {
             client: self.client,
             request,
@@ -458,7 +462,10 @@ impl<C: ContentConverter> ReconnectBuilder<C> {
         };
         tokio::spawn(supervisor.run());
         Ok(ReconnectingSession {
-            sender: ReconnectingSender { shared },
+            sender: ReconnectingSender {
+                shared,
+                control: control_tx,
+            },
             incoming: incoming_rx,
             events: Some(events_rx),
             events_tx,
@@ -482,7 +489,6 @@ struct Shared<C> {
     outbox: Outbox,
     converter: Mutex<Arc<C>>,
     outcome: watch::Sender<Option<CloseReason>>,
-    control: Mutex<Option<mpsc::Sender<CloseReason>>>,
 }
 
 impl<C> Shared<C> {
@@ -609,12 +615,12 @@ impl<C: ContentConverter> ReconnectingSession<C> {
 
     /// The lifecycle events, from the session's start (the first call) or from now (later
     /// calls). Events are kept for a slow reader up to 256; older ones are skipped.
-    pub fn events(&mut self) -> impl Stream<Item = Event> + Send + 'static + use<C> {
+    pub fn events(&mut self) -> Pin<Box<dyn Stream<Item = Event> + Send + 'static>> {
         let rx = self
             .events
             .take()
             .unwrap_or_else(|| self.events_tx.subscribe());
-        futures_util::stream::unfold(rx, |mut rx| async move {
+        Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
             loop {
                 match rx.recv().await {
                     Ok(event) => return Some((event, rx)),
@@ -622,7 +628,7 @@ impl<C: ContentConverter> ReconnectingSession<C> {
                     Err(broadcast::error::RecvError::Closed) => return None,
                 }
             }
-        })
+        }))
     }
 
     /// Closes the current connection with `reason` and stops reconnecting.
@@ -643,12 +649,14 @@ impl<C: ContentConverter> ReconnectingSession<C> {
 /// The sending handle of a [`ReconnectingSession`]: cheap to clone, valid across reconnects.
 pub struct ReconnectingSender<C = crate::Json> {
     shared: Arc<Shared<C>>,
+    control: mpsc::Sender<CloseReason>,
 }
 
 impl<C> Clone for ReconnectingSender<C> {
     fn clone(&self) -> Self {
         ReconnectingSender {
             shared: Arc::clone(&self.shared),
+            control: self.control.clone(),
         }
     }
 }
@@ -767,10 +775,8 @@ impl<C: ContentConverter> ReconnectingSender<C> {
     ///
     /// None today.
     pub async fn close(&self, reason: CloseReason) -> Result<()> {
-        let control = self.shared.control.lock().ok().and_then(|c| c.clone());
-        if let Some(control) = control {
-            let _ = control.send(reason).await;
-        }
+        // a full queue means a close is already asked for; a closed one, that it is over
+        let _ = self.control.try_send(reason);
         self.close_reason().await;
         Ok(())
     }
@@ -818,9 +824,6 @@ impl<C: ContentConverter> Supervisor<C> {
 
     fn finish(&mut self, reason: CloseReason, error: Option<Error>) {
         self.shared.lock().link = Link::Closed(reason.clone());
-        if let Ok(mut control) = self.shared.control.lock() {
-            control.take();
-        }
         if let Some(first) = self.first.take() {
             let _ = first.send(Err(
                 error.unwrap_or_else(|| Error::closed(Some(reason.clone())))
@@ -850,8 +853,10 @@ impl<C: ContentConverter> Supervisor<C> {
                 return self.finish(cause.into_reason(), error);
             }
             if matches!(cause, Cause::Closed(_)) {
-                // the connection had been live: a new streak of retries starts
+                // the connection was live until now: a new streak of retries starts, and the
+                // policy's elapsed time counts from this loss
                 attempt = 0;
+                since = Instant::now();
             }
             attempt += 1;
             let Some(delay) = self.policy.next_delay(attempt, since.elapsed()) else {
@@ -889,14 +894,24 @@ impl<C: ContentConverter> Supervisor<C> {
             }
         };
         let (sender, mut receiver) = session.split();
-        if let Some(hook) = &self.on_connect
-            && let Err(e) = hook(sender.clone()).await
-        {
-            let _ = sender
-                .close(CloseReason::internal_error("on_connect hook failed"))
-                .await;
-            let cause = Cause::from_error(&e);
-            return End::Retry(cause, Some(e));
+        if let Some(hook) = &self.on_connect {
+            let hook = hook(sender.clone());
+            let result = tokio::select! {
+                result = hook => result,
+                reason = self.control.recv() => return self.user_close(&sender, reason).await,
+            };
+            if let Err(e) = result {
+                if sender.is_closed() {
+                    // the connection ended under the hook: classify its real ending
+                    let reason = receiver.close_reason().await;
+                    return End::Retry(Cause::Closed(reason), Some(e));
+                }
+                let _ = sender
+                    .close(CloseReason::internal_error("on_connect hook failed"))
+                    .await;
+                let cause = Cause::from_error(&e);
+                return End::Retry(cause, Some(e));
+            }
         }
         if let Ok(mut converter) = self.shared.converter.lock() {
             *converter = sender.converter_arc();
@@ -913,7 +928,11 @@ impl<C: ContentConverter> Supervisor<C> {
                     }
                 }
             };
-            if let Err(frame) = sender.send_or_return(next).await {
+            let sent = tokio::select! {
+                sent = sender.send_or_return(next) => sent,
+                reason = self.control.recv() => return self.user_close(&sender, reason).await,
+            };
+            if let Err(frame) = sent {
                 self.shared.lock().buffer.push_front(frame);
                 let reason = receiver.close_reason().await;
                 return End::Retry(Cause::Closed(reason), None);

@@ -282,6 +282,13 @@ impl RequestBuilder {
         let host: String = host.into();
         if host.is_empty() {
             self.fail("host must not be empty".into());
+        } else if !host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._:[]%".contains(&b))
+        {
+            self.fail(format!(
+                "invalid host {host:?}: use a DNS name or an IP address (IDNs in their xn-- form)"
+            ));
         }
         self.request.host = host
             .trim_start_matches('[')
@@ -303,6 +310,14 @@ impl RequestBuilder {
     /// Default: `/`, or the URL's.
     pub fn path(mut self, path: impl Into<String>) -> Self {
         let path: String = path.into();
+        if let Some(bad) = path
+            .chars()
+            .find(|c| c.is_control() || c.is_whitespace() || matches!(c, '?' | '#'))
+        {
+            self.fail(format!(
+                "invalid path {path:?}: {bad:?} is not allowed; percent-encode it, and pass query parameters with query()"
+            ));
+        }
         self.request.path = if path.starts_with('/') {
             path
         } else {
@@ -534,6 +549,22 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(err.to_string().contains("invalid subprotocol"), "{err}");
+        let err = Request::builder()
+            .path("/room/x HTTP/1.1\r\nX-Injected: yes")
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("invalid path"), "{err}");
+        let err = Request::builder().path("/a?b=c").build().unwrap_err();
+        assert!(err.to_string().contains("query()"), "{err}");
+        let err = Request::builder().host("evil\r\nX: y").build().unwrap_err();
+        assert!(err.to_string().contains("invalid host"), "{err}");
+        assert!(
+            Request::builder()
+                .host("::1")
+                .path("/r%20oom")
+                .build()
+                .is_ok()
+        );
     }
 
     #[test]

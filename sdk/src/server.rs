@@ -153,7 +153,16 @@ impl<C: ContentConverter> ServerBuilder<C> {
     }
 
     /// The server.
-    pub fn build(self) -> Server<C> {
+    pub fn build(mut self) -> Server<C> {
+        if let Some(negotiation) = &self.negotiation {
+            let names = negotiation.names();
+            if self.subprotocols.iter().any(|p| !names.contains(p)) {
+                self.settings.invalid(
+                    "subprotocols() cannot add names to negotiate(): every subprotocol needs a converter; offer them all in negotiate()".into(),
+                );
+            }
+            self.subprotocols = names;
+        }
         Server {
             inner: Arc::new(Inner {
                 converter: Arc::new(self.converter),

@@ -75,12 +75,40 @@ impl Shared {
 }
 
 /// The outcome of the upgrade handshake: status, headers and the selected subprotocol.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Its `Debug` output redacts credentials: query values and the values of `authorization`,
+/// `proxy-authorization`, `cookie` and `set-cookie`.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Handshake {
     pub(crate) status: u16,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) subprotocol: Option<String>,
     pub(crate) path: String,
+}
+
+impl fmt::Debug for Handshake {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let secret = matches!(
+                    name.to_ascii_lowercase().as_str(),
+                    "authorization" | "proxy-authorization" | "cookie" | "set-cookie"
+                );
+                (
+                    name.as_str(),
+                    if secret { "<redacted>" } else { value.as_str() },
+                )
+            })
+            .collect();
+        f.debug_struct("Handshake")
+            .field("status", &self.status)
+            .field("subprotocol", &self.subprotocol)
+            .field("path", &crate::request::redact_path(&self.path))
+            .field("headers", &headers)
+            .finish()
+    }
 }
 
 impl Handshake {
@@ -160,12 +188,14 @@ impl<C: ContentConverter> Session<C> {
         converter: Arc<C>,
         shared: Arc<Shared>,
         commands: mpsc::Sender<Command>,
+        control: mpsc::Sender<CloseReason>,
         incoming: mpsc::Receiver<Result<Frame>>,
         receiver_guard: oneshot::Sender<()>,
     ) -> Self {
         Session {
             sender: Sender {
                 commands,
+                control,
                 converter: Arc::clone(&converter),
                 shared: Arc::clone(&shared),
             },
@@ -324,6 +354,12 @@ impl<C: ContentConverter> Session<C> {
         self.sender.is_closed()
     }
 
+    /// How many received items (frames, and the error that ended the session) wait to be
+    /// taken: the incoming queue's depth, at most `channel_capacity`.
+    pub fn queued(&self) -> usize {
+        self.receiver.queued()
+    }
+
     /// The outcome of the upgrade handshake.
     pub fn handshake(&self) -> &Handshake {
         &self.sender.shared.handshake
@@ -358,6 +394,8 @@ impl<C: ContentConverter> Stream for Session<C> {
 /// on one session without wrapping it in a mutex. Frames from one sender keep their order.
 pub struct Sender<C = crate::Json> {
     commands: mpsc::Sender<Command>,
+    /// Close requests travel apart from the data, so a close never waits behind it.
+    control: mpsc::Sender<CloseReason>,
     converter: Arc<C>,
     shared: Arc<Shared>,
 }
@@ -366,6 +404,7 @@ impl<C> Clone for Sender<C> {
     fn clone(&self) -> Self {
         Sender {
             commands: self.commands.clone(),
+            control: self.control.clone(),
             converter: Arc::clone(&self.converter),
             shared: Arc::clone(&self.shared),
         }
@@ -481,10 +520,11 @@ impl<C: ContentConverter> Sender<C> {
     ///
     /// None today.
     pub async fn close(&self, reason: CloseReason) -> Result<()> {
-        if !self.shared.closing.load(Ordering::Acquire) {
-            // a full queue or a closed channel both mean the close is already under way or done
-            let _ = self.commands.send(Command::Close(reason)).await;
-        }
+        // frames sent from now on are refused; frames already queued go out before the close
+        self.shared.closing.store(true, Ordering::Release);
+        // a full control queue means a close is already requested; a closed one, that the
+        // session has ended: either way there is nothing more to ask
+        let _ = self.control.try_send(reason);
         self.shared.wait_outcome().await;
         Ok(())
     }
@@ -582,6 +622,11 @@ impl<C: ContentConverter> Receiver<C> {
     /// How the session ended; waits until it has.
     pub async fn close_reason(&self) -> CloseReason {
         self.shared.wait_outcome().await
+    }
+
+    /// How many received items wait to be taken; see [`Session::queued`].
+    pub fn queued(&self) -> usize {
+        self.incoming.len()
     }
 
     /// The session's converter.

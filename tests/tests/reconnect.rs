@@ -159,7 +159,7 @@ async fn reconnects_after_a_server_restart_replays_the_buffer_once_in_order_with
     )
     .await
     .unwrap();
-    let mut events = collect(Box::pin(session.events()));
+    let mut events = collect(session.events());
     let mut log = Vec::new();
     let sender = session.sender(); // cloned before the reconnect
 
@@ -249,7 +249,7 @@ async fn backoff_delays_are_exact_on_the_paused_clock_and_the_policy_gives_up() 
         })
         .start()
         .unwrap();
-    let mut events = collect(Box::pin(session.events()));
+    let mut events = collect(session.events());
     let mut log = Vec::new();
     let start = Instant::now();
     next_matching(&mut events, &mut log, "gave up", |e| {
@@ -364,8 +364,8 @@ async fn fail_and_drop_outbox_policies_behave_as_named() {
     let client = Client::builder().ping_interval(None).build();
     let mut fail = quick(&client, &url, Outbox::Fail).await;
     let mut drop_ = quick(&client, &url, Outbox::Drop).await;
-    let mut fail_events = collect(Box::pin(fail.events()));
-    let mut drop_events = collect(Box::pin(drop_.events()));
+    let mut fail_events = collect(fail.events());
+    let mut drop_events = collect(drop_.events());
     expect_seen(&mut seen, Seen::Connected(None)).await;
     expect_seen(&mut seen, Seen::Connected(None)).await;
 
@@ -417,7 +417,7 @@ async fn no_reconnect_after_a_normal_close_by_either_side() {
     let (backend, mut seen) = backend().await;
     let client = Client::builder().ping_interval(None).build();
     let mut session = quick(&client, &backend.url("/"), Outbox::Fail).await;
-    let mut events = collect(Box::pin(session.events()));
+    let mut events = collect(session.events());
     expect_seen(&mut seen, Seen::Connected(None)).await;
     session.send_text("close normally").await.unwrap();
     assert!(within("end", session.receive()).await.is_none());
@@ -501,4 +501,170 @@ async fn first_connection_failure_that_is_not_transient_is_returned() {
     .await
     .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Connect, "{err}");
+}
+
+#[tokio::test]
+async fn dropping_the_session_closes_the_connection_and_stops_the_supervisor() {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let server = ws_server(Server::new(), move |mut session| {
+        let tx = tx.clone();
+        async move {
+            while session.receive().await.is_some() {}
+            let _ = tx.send(session.close_reason().await);
+        }
+    })
+    .await;
+    let client = Client::builder().ping_interval(None).build();
+    let session = quick(&client, &server.url("/"), Outbox::Fail).await;
+    let extra = session.sender();
+    drop(session);
+    drop(extra);
+    let seen = within("server saw the close", rx.recv()).await.unwrap();
+    assert_eq!(seen.code, CloseCode::NORMAL);
+}
+
+#[tokio::test]
+async fn max_elapsed_counts_from_the_loss_not_from_the_connect() {
+    let (release_tx, release_rx) = tokio::sync::watch::channel(false);
+    let server = ws_server(Server::new(), move |mut session| {
+        let mut release = release_rx.clone();
+        async move {
+            // the first connection lives until the test says so, then the server restarts
+            if !*release.borrow() {
+                let _ = release.wait_for(|r| *r).await;
+                let _ = session.close(CloseReason::new(1012u16, "restart")).await;
+            } else {
+                while session.receive().await.is_some() {}
+            }
+        }
+    })
+    .await;
+    let client = Client::builder().ping_interval(None).build();
+    let mut session = within(
+        "connect",
+        client
+            .reconnecting(server.url("/"))
+            .policy(
+                Backoff::exponential(Duration::from_millis(5), Duration::from_millis(5))
+                    .max_elapsed(Duration::from_millis(200)),
+            )
+            .connect(),
+    )
+    .await
+    .unwrap();
+    let mut events = collect(session.events());
+    let mut log = Vec::new();
+    // a connection that lived longer than max_elapsed
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    release_tx.send(true).unwrap();
+    next_matching(&mut events, &mut log, "reconnected", |e| {
+        matches!(e, Event::Connected { attempt: 1 } | Event::Closed { .. })
+    })
+    .await;
+    assert!(
+        log.iter()
+            .any(|(_, e)| matches!(e, Event::Connected { attempt: 1 })),
+        "gave up without retrying: {log:?}"
+    );
+    session.close(CloseReason::normal("")).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_transient_close_during_the_hook_is_retried() {
+    let first = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let server = ws_server(Server::new(), move |mut session| {
+        let first = first.swap(false, std::sync::atomic::Ordering::SeqCst);
+        async move {
+            if first {
+                let _ = session.close(CloseReason::new(1012u16, "restart")).await;
+            } else {
+                while session.receive().await.is_some() {}
+            }
+        }
+    })
+    .await;
+    let client = Client::builder().ping_interval(None).build();
+    let mut session = client
+        .reconnecting(server.url("/"))
+        .policy(Backoff::exponential(
+            Duration::from_millis(5),
+            Duration::from_millis(5),
+        ))
+        .on_connect({
+            let calls = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+            move |sender| {
+                let call = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                async move {
+                    if call == 0 {
+                        // the first server closes (1012) before this hook can subscribe
+                        sender.close_reason().await;
+                    }
+                    sender.send_text("subscribe").await
+                }
+            }
+        })
+        .start()
+        .unwrap();
+    let mut events = collect(session.events());
+    let mut log = Vec::new();
+    next_matching(&mut events, &mut log, "connected", |e| {
+        matches!(e, Event::Connected { .. } | Event::Closed { .. })
+    })
+    .await;
+    let retried = log.iter().any(|(_, e)| {
+        matches!(e, Event::Reconnecting { cause: Cause::Closed(r), .. } if r.code == CloseCode::SERVICE_RESTART)
+    });
+    assert!(retried, "{log:?}");
+    assert!(
+        matches!(log.last(), Some((_, Event::Connected { .. }))),
+        "{log:?}"
+    );
+    session.close(CloseReason::normal("")).await.unwrap();
+}
+
+#[tokio::test]
+async fn close_does_not_wait_for_a_slow_hook() {
+    let server = ws_server(Server::new(), |mut session| async move {
+        while session.receive().await.is_some() {}
+    })
+    .await;
+    let (entered_tx, entered_rx) = tokio::sync::oneshot::channel();
+    let entered = std::sync::Arc::new(std::sync::Mutex::new(Some(entered_tx)));
+    let client = Client::builder().ping_interval(None).build();
+    let session = client
+        .reconnecting(server.url("/"))
+        .on_connect(move |_sender| {
+            let entered = entered.lock().unwrap().take();
+            async move {
+                if let Some(entered) = entered {
+                    let _ = entered.send(());
+                }
+                std::future::pending::<()>().await; // e.g. waits forever for an ack
+                Ok(())
+            }
+        })
+        .start()
+        .unwrap();
+    within("hook entered", entered_rx).await.unwrap();
+    within("close", session.close(CloseReason::normal("bye")))
+        .await
+        .unwrap();
+    assert_eq!(session.close_reason().await, CloseReason::normal("bye"));
+}
+
+#[test]
+fn independent_backoffs_jitter_independently() {
+    let sequences: Vec<Vec<Option<Duration>>> = (0..5)
+        .map(|_| {
+            let policy = Backoff::exponential(Duration::from_millis(100), Duration::from_secs(30));
+            (1..8)
+                .map(|n| policy.next_delay(n, Duration::ZERO))
+                .collect()
+        })
+        .collect();
+    for (i, a) in sequences.iter().enumerate() {
+        for b in &sequences[i + 1..] {
+            assert_ne!(a, b, "two policies produced the same 'random' delays");
+        }
+    }
 }
