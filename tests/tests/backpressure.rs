@@ -32,8 +32,13 @@ async fn send_waits_when_the_peer_stops_reading_and_memory_stays_flat() {
         }
     })
     .await;
-    let client = Client::builder().channel_capacity(64).ping_interval(None).build();
-    let session = within("connect", client.web_socket_session(server.url("/"))).await.unwrap();
+    let client = Client::builder()
+        .channel_capacity(64)
+        .ping_interval(None)
+        .build();
+    let session = within("connect", client.web_socket_session(server.url("/")))
+        .await
+        .unwrap();
     let before = rss_kib();
     let mut sent = 0usize;
     let mut blocked = false;
@@ -58,8 +63,19 @@ async fn send_waits_when_the_peer_stops_reading_and_memory_stays_flat() {
         sent >> 20,
         ATTEMPT >> 20
     );
-    assert!(blocked, "send never waited: {} MiB accepted with nobody reading", sent >> 20);
-    assert!(sent < ATTEMPT / 4, "{} MiB accepted before backpressure", sent >> 20);
-    assert!(grown_mib < 40, "memory grew {grown_mib} MiB for a peer that reads nothing");
+    assert!(
+        blocked,
+        "send never waited: {} MiB accepted with nobody reading",
+        sent >> 20
+    );
+    assert!(
+        sent < ATTEMPT / 4,
+        "{} MiB accepted before backpressure",
+        sent >> 20
+    );
+    assert!(
+        grown_mib < 40,
+        "memory grew {grown_mib} MiB for a peer that reads nothing"
+    );
     let _ = stop_tx.send(true);
 }
