@@ -83,12 +83,31 @@ where
     .await
 }
 
+/// Echoes every data frame back until the session ends.
+pub async fn echo<C: ContentConverter>(mut session: typed_ws::Session<C>) {
+    while let Some(Ok(frame)) = session.receive().await {
+        if session.send(frame).await.is_err() {
+            break;
+        }
+    }
+}
+
 /// A typed-ws server that echoes every data frame until the client closes.
 pub async fn echo_server<C: ContentConverter>(server: Server<C>) -> Guard {
-    ws_server(server, |mut session| async move {
-        while let Some(Ok(frame)) = session.receive().await {
-            if session.send(frame).await.is_err() {
-                break;
+    ws_server(server, echo).await
+}
+
+/// A typed-ws echo server behind TLS (`acceptor`), with default settings.
+pub async fn tls_echo_server(acceptor: tokio_rustls::TlsAcceptor) -> Guard {
+    let server = Server::new();
+    tcp_server(move |tcp| {
+        let acceptor = acceptor.clone();
+        let server = server.clone();
+        async move {
+            if let Ok(stream) = acceptor.accept(tcp).await
+                && let Ok(session) = server.accept(stream).await
+            {
+                echo(session).await;
             }
         }
     })

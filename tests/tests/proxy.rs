@@ -5,9 +5,9 @@ use std::process::{Command, Stdio};
 
 use typed_ws::server::Server;
 use typed_ws::{Client, ErrorKind};
-use typed_ws_examples::tls::{TestTls, self_signed};
+use typed_ws_examples::tls::self_signed;
 use typed_ws_tests::support::{
-    Child, Guard, connect_proxy, echo_server, free_port, peer, tcp_server, wait_for_port, within,
+    Child, connect_proxy, echo_server, free_port, peer, tls_echo_server, wait_for_port, within,
 };
 
 /// pproxy listening for both HTTP CONNECT and SOCKS5 on one port, requiring `user:pass`.
@@ -24,29 +24,6 @@ async fn pproxy() -> (Child, u16) {
     );
     wait_for_port(&mut child, port).await;
     (child, port)
-}
-
-async fn tls_echo(tls: &TestTls) -> Guard {
-    let acceptor = tls.acceptor.clone();
-    let server = Server::new();
-    tcp_server(move |tcp| {
-        let acceptor = acceptor.clone();
-        let server = server.clone();
-        async move {
-            let Ok(stream) = acceptor.accept(tcp).await else {
-                return;
-            };
-            let Ok(mut session) = server.accept(stream).await else {
-                return;
-            };
-            while let Some(Ok(frame)) = session.receive().await {
-                if session.send(frame).await.is_err() {
-                    break;
-                }
-            }
-        }
-    })
-    .await
 }
 
 async fn echo_through(client: &Client, url: String) {
@@ -66,7 +43,7 @@ async fn ws_and_wss_through_pproxy_http_connect_and_socks5() {
     let (_proxy, port) = pproxy().await;
     let plain = echo_server(Server::new()).await;
     let tls = self_signed().unwrap();
-    let secure = tls_echo(&tls).await;
+    let secure = tls_echo_server(tls.acceptor.clone()).await;
     for proxy in [
         format!("http://user:s3cret@127.0.0.1:{port}"),
         format!("socks5://user:s3cret@127.0.0.1:{port}"),

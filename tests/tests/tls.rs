@@ -4,32 +4,9 @@
 use std::sync::Arc;
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use typed_ws::server::Server;
 use typed_ws::{Client, ErrorKind, Request, Scheme};
 use typed_ws_examples::tls::{TestTls, self_signed};
-use typed_ws_tests::support::{Guard, tcp_server, within};
-
-async fn tls_echo(acceptor: tokio_rustls::TlsAcceptor) -> Guard {
-    let server = Server::new();
-    tcp_server(move |tcp| {
-        let acceptor = acceptor.clone();
-        let server = server.clone();
-        async move {
-            let Ok(tls) = acceptor.accept(tcp).await else {
-                return;
-            };
-            let Ok(mut session) = server.accept(tls).await else {
-                return;
-            };
-            while let Some(Ok(frame)) = session.receive().await {
-                if session.send(frame).await.is_err() {
-                    break;
-                }
-            }
-        }
-    })
-    .await
-}
+use typed_ws_tests::support::{tls_echo_server, within};
 
 fn trusting(tls: &TestTls) -> Client {
     Client::builder()
@@ -41,7 +18,7 @@ fn trusting(tls: &TestTls) -> Client {
 #[tokio::test]
 async fn wss_echo_with_custom_root() {
     let tls = self_signed().unwrap();
-    let server = tls_echo(tls.acceptor.clone()).await;
+    let server = tls_echo_server(tls.acceptor.clone()).await;
     let client = trusting(&tls);
     let url = format!("wss://localhost:{}/secure", server.addr.port());
     let mut session = within("connect", client.web_socket_session(url))
@@ -57,7 +34,7 @@ async fn wss_echo_with_custom_root() {
 #[tokio::test]
 async fn wss_alias_forces_tls_on_a_ws_request() {
     let tls = self_signed().unwrap();
-    let server = tls_echo(tls.acceptor.clone()).await;
+    let server = tls_echo_server(tls.acceptor.clone()).await;
     let client = Client::builder()
         .add_root_certificate_der(tls.cert_der.clone())
         .build();
@@ -99,7 +76,7 @@ async fn tls12_only_server_works() {
         )
         .unwrap();
     drop(tls);
-    let server = tls_echo(tokio_rustls::TlsAcceptor::from(Arc::new(config))).await;
+    let server = tls_echo_server(tokio_rustls::TlsAcceptor::from(Arc::new(config))).await;
     let client = Client::builder()
         .tls_built_in_roots(false)
         .add_root_certificate_pem(generated.cert.pem())
@@ -116,7 +93,7 @@ async fn tls12_only_server_works() {
 #[tokio::test]
 async fn untrusted_certificate_is_a_tls_error() {
     let tls = self_signed().unwrap();
-    let server = tls_echo(tls.acceptor.clone()).await;
+    let server = tls_echo_server(tls.acceptor.clone()).await;
     let url = format!("wss://localhost:{}/", server.addr.port());
     let err = within("connect", Client::new().web_socket_session(url))
         .await
