@@ -15,7 +15,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use typed_ws::server::Server;
-use typed_ws::{Backoff, Client, CloseReason, Event, Outbox};
+use typed_ws::{Backoff, Client, CloseReason, Outbox};
 
 /// A price update the client publishes.
 #[derive(Serialize, Deserialize, Debug)]

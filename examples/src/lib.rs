@@ -1,4 +1,5 @@
 //! Shared pieces of the typed-ws examples.
 
+pub mod bench;
 pub mod cbor;
 pub mod tls;

@@ -107,6 +107,35 @@ pub(crate) struct Driver<S> {
     /// has taken every frame received before it (bounded by the close deadline), so replies to
     /// those frames still go out.
     failing: Option<(CloseReason, oneshot::Receiver<()>)>,
+    /// After failing the connection: bytes still arriving are read and discarded (until the
+    /// peer closes or the close deadline), so the socket is not closed with unread data, which
+    /// would send a reset that can destroy our close frame before the peer reads it.
+    discarding: bool,
+    /// Set by `poll_read` when the socket had nothing (its waker is registered).
+    read_pending: bool,
+    /// Woken by the socket's read readiness only: the socket is polled again only then, not
+    /// on every wake-up of the task (tungstenite zero-fills its read buffer on every read poll).
+    read_signal: Arc<ReadSignal>,
+    read_waker: std::task::Waker,
+    /// The last read poll returned Pending and `read_signal` has not fired since.
+    read_armed: bool,
+}
+
+/// The socket's read-side waker: records that the socket woke the task, then wakes it.
+struct ReadSignal {
+    ready: std::sync::atomic::AtomicBool,
+    task: futures_util::task::AtomicWaker,
+}
+
+impl std::task::Wake for ReadSignal {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.ready.store(true, Ordering::Release);
+        self.task.wake();
+    }
 }
 
 impl<S> Driver<S>
@@ -127,6 +156,10 @@ where
         } else {
             settings.ping_interval.map(|interval| now + interval)
         };
+        let read_signal = Arc::new(ReadSignal {
+            ready: std::sync::atomic::AtomicBool::new(false),
+            task: futures_util::task::AtomicWaker::new(),
+        });
         let driver = Driver {
             ws,
             settings,
@@ -155,6 +188,11 @@ where
             close_deadline: None,
             close_requested: None,
             failing: None,
+            discarding: false,
+            read_pending: false,
+            read_signal: Arc::clone(&read_signal),
+            read_waker: std::task::Waker::from(read_signal),
+            read_armed: false,
         };
         tokio::spawn(driver.run().instrument(span));
     }
@@ -187,21 +225,34 @@ where
 
     fn poll_drive(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let mut budget = BUDGET;
+        // A source that returned Pending in this call has the task's waker registered: polling
+        // it again before the next wake-up is wasted work (for the socket, a zero-fill of the
+        // whole read buffer by tungstenite each time).
+        let mut read_idle = false;
+        self.read_signal.task.register(cx.waker());
+        if self.receiver_open && Pin::new(&mut self.receiver_gone).poll(cx).is_ready() {
+            self.receiver_open = false;
+            self.pending.clear();
+            self.reserve = None;
+        }
         loop {
             if self.phase == Phase::Done {
                 return Poll::Ready(());
             }
             let mut progress = false;
 
-            if self.receiver_open && Pin::new(&mut self.receiver_gone).poll(cx).is_ready() {
-                self.receiver_open = false;
-                self.pending.clear();
-                self.reserve = None;
-                progress = true;
-            }
-
             progress |= self.poll_deliver(cx);
-            progress |= self.poll_read(cx);
+            if !read_idle {
+                // take what the socket has (up to a bound) before polling the other sources
+                for _ in 0..32 {
+                    self.read_pending = false;
+                    if !self.poll_read() {
+                        break;
+                    }
+                    progress = true;
+                }
+                read_idle = self.read_pending;
+            }
             progress |= self.poll_control(cx);
             let drained = self.poll_commands(cx, &mut progress);
             if drained
@@ -220,7 +271,11 @@ where
                 progress = true;
             }
             self.poll_flush(cx);
-            progress |= self.poll_timer(cx);
+            progress |= self.poll_discard(cx);
+            if !progress || budget == 1 {
+                // the timers matter once the busy sources are quiet (or the budget is spent)
+                progress |= self.poll_timer(cx);
+            }
 
             if !self.commands_open && !self.control_open && !self.receiver_open {
                 // every handle is gone (the drop of a session): close normally
@@ -232,7 +287,7 @@ where
                     progress = true;
                 }
             }
-            if self.phase == Phase::Closing && !self.reading && !self.dirty {
+            if self.phase == Phase::Closing && !self.reading && !self.discarding && !self.dirty {
                 self.phase = Phase::Done;
             }
             if self.phase == Phase::Done {
@@ -317,12 +372,23 @@ where
 
     /// Reads what the socket has while the application can take it (and always while
     /// closing, so the close handshake never waits on the application).
-    fn poll_read(&mut self, cx: &mut Context<'_>) -> bool {
+    fn poll_read(&mut self) -> bool {
         if !self.reading || (self.phase == Phase::Open && !self.pending.is_empty()) {
             return false;
         }
-        match Pin::new(&mut self.ws).poll_next(cx) {
-            Poll::Pending => false,
+        if self.read_armed && !self.read_signal.ready.load(Ordering::Acquire) {
+            self.read_pending = true;
+            return false;
+        }
+        self.read_signal.ready.store(false, Ordering::Release);
+        let mut read_cx = Context::from_waker(&self.read_waker);
+        let polled = Pin::new(&mut self.ws).poll_next(&mut read_cx);
+        self.read_armed = polled.is_pending();
+        match polled {
+            Poll::Pending => {
+                self.read_pending = true;
+                false
+            }
             Poll::Ready(Some(Ok(message))) => {
                 self.on_message(message);
                 true
@@ -512,6 +578,7 @@ where
     /// and stops reading.
     fn fail(&mut self, reason: CloseReason, cx: &mut Context<'_>) {
         self.reading = false;
+        self.discarding = true;
         if self.outcome.is_none() {
             self.outcome = Some(reason.clone());
         }
@@ -555,10 +622,36 @@ where
                 false
             }
             Err(error) => {
-                debug!(%error, "write refused");
+                // tungstenite refuses writes only once the connection is unusable
+                self.lost("write refused", error);
                 false
             }
         }
+    }
+
+    /// Reads and discards what still arrives after we failed the connection (see
+    /// `discarding`), until the peer closes the connection.
+    fn poll_discard(&mut self, cx: &mut Context<'_>) -> bool {
+        if !self.discarding {
+            return false;
+        }
+        let mut scratch = [0u8; 4096];
+        for _ in 0..16 {
+            let mut buf = tokio::io::ReadBuf::new(&mut scratch);
+            match Pin::new(self.ws.get_mut()).poll_read(cx, &mut buf) {
+                Poll::Pending => return false,
+                Poll::Ready(Ok(())) if buf.filled().is_empty() => {
+                    self.discarding = false;
+                    return true;
+                }
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(_)) => {
+                    self.discarding = false;
+                    return true;
+                }
+            }
+        }
+        true
     }
 
     /// Takes a close request from the application.

@@ -14,7 +14,7 @@ pub(crate) const DEFAULT_MAX_MESSAGE_SIZE: usize = 64 << 20;
 pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 pub(crate) const DEFAULT_CHANNEL_CAPACITY: usize = 1024;
-pub(crate) const DEFAULT_READ_BUFFER_SIZE: usize = 32 * 1024;
+pub(crate) const DEFAULT_READ_BUFFER_SIZE: usize = 16 * 1024;
 pub(crate) const DEFAULT_WRITE_BUFFER_SIZE: usize = 64 * 1024;
 
 /// The settings every session runs with.
@@ -185,8 +185,9 @@ macro_rules! session_setters {
 
         /// The size of each session's socket read buffer.
         ///
-        /// Default: 32 KiB (tungstenite's own default of 128 KiB is zero-filled on every read
-        /// and measurably slower for small messages).
+        /// Default: 16 KiB. tungstenite's own default of 128 KiB is zero-filled on every read
+        /// and measurably slower for small messages, and the buffer is resident in every idle
+        /// session (see `BENCHMARKS.md`); raise it for bulk transfers of large messages.
         pub fn read_buffer_size(mut self, bytes: usize) -> Self {
             if bytes == 0 {
                 self.settings

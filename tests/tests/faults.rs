@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use typed_ws::server::Server;
@@ -98,6 +98,47 @@ async fn replies_to_frames_before_a_protocol_error_still_go_out_before_the_close
         within("reason", session.close_reason()).await.code,
         CloseCode::PROTOCOL_ERROR
     );
+}
+
+#[tokio::test]
+async fn after_failing_the_client_leaves_closing_the_connection_to_the_server() {
+    // RFC 6455 7.1.1: the server should close the TCP connection first. The client also must
+    // not close with unread data pending (that sends a reset, which can destroy the close
+    // frame in flight), so it reads and discards until the server closes.
+    let (tx, mut seen) = mpsc::unbounded_channel();
+    let server = tcp_server(move |mut tcp| {
+        let tx = tx.clone();
+        async move {
+            if raw_upgrade(&mut tcp).await.is_err() {
+                return;
+            }
+            let mut bytes = server_frame(true, 0b100, 0x1, b"bad");
+            for _ in 0..8192 {
+                bytes.extend(server_frame(true, 0, 0x9, b"trailing ping"));
+            }
+            let _ = tcp.write_all(&bytes).await;
+            let code = read_close_code(&mut tcp).await;
+            // still connected: the client waits for us to close
+            let mut byte = [0u8; 1];
+            let still_open = tokio::time::timeout(Duration::from_millis(300), tcp.read(&mut byte))
+                .await
+                .is_err();
+            let _ = tx.send((code, still_open));
+        }
+    })
+    .await;
+    let mut session = within("connect", Client::new().web_socket_session(server.url("/")))
+        .await
+        .unwrap();
+    let err = within("error", session.receive())
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Protocol, "{err}");
+    drop(session);
+    let (code, still_open) = within("peer", seen.recv()).await.unwrap();
+    assert_eq!(code, Some(1002));
+    assert!(still_open, "the client closed the TCP connection first");
 }
 
 #[tokio::test]

@@ -1,0 +1,245 @@
+//! Scenario (e): many idle sessions in one process (client and server ends both), and the
+//! resident memory they cost. Runs in a child process of the bench, so the heap of earlier
+//! scenarios does not hide or inflate the growth.
+//!
+//! Each session end has a task awaiting its next message (as an idle application has), so
+//! both stacks poll their sockets and allocate what a live session allocates. RSS is read
+//! before connecting, once every session is idle, and again after one typed echo on each.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Semaphore, oneshot, watch};
+use tokio::task::JoinSet;
+use typed_ws::server::Server;
+use typed_ws::{Client, Json};
+
+use super::net;
+use super::sys::{nofile, raise_nofile, rss_kib};
+use super::wire::{JsonWire, Payload, Small, Wire};
+
+/// Which stack holds the idle sessions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IdleImpl {
+    /// typed-ws client and server, defaults.
+    Sdk,
+    /// typed-ws with `read_buffer_size` set to this many bytes on both ends.
+    SdkReadBuffer(usize),
+    /// Hand-written tokio-tungstenite client and server with tungstenite's defaults.
+    Tt,
+}
+
+impl IdleImpl {
+    /// Short row name.
+    pub fn name(self) -> String {
+        match self {
+            IdleImpl::Sdk => "SDK defaults".into(),
+            IdleImpl::SdkReadBuffer(bytes) => {
+                format!("SDK, read_buffer_size {} KiB", bytes / 1024)
+            }
+            IdleImpl::Tt => "tt defaults".into(),
+        }
+    }
+
+    /// The command-line form (`sdk`, `sdk:16384`, `tt`).
+    pub fn arg(self) -> String {
+        match self {
+            IdleImpl::Sdk => "sdk".into(),
+            IdleImpl::SdkReadBuffer(bytes) => format!("sdk:{bytes}"),
+            IdleImpl::Tt => "tt".into(),
+        }
+    }
+
+    /// Parses the command-line form.
+    pub fn parse(arg: &str) -> Option<IdleImpl> {
+        match arg {
+            "sdk" => Some(IdleImpl::Sdk),
+            "tt" => Some(IdleImpl::Tt),
+            _ => arg
+                .strip_prefix("sdk:")
+                .and_then(|b| b.parse().ok())
+                .map(IdleImpl::SdkReadBuffer),
+        }
+    }
+}
+
+/// What a child process reports (one JSON line on stdout, prefixed `IDLE `).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct IdleReport {
+    /// Connections made (each has a client session and a server session).
+    pub connections: usize,
+    /// RSS with both runtimes up and the listener bound, in KiB.
+    pub rss_before_kib: u64,
+    /// RSS with every session open and idle, in KiB.
+    pub rss_idle_kib: u64,
+    /// RSS after one typed echo on every session, in KiB.
+    pub rss_after_echo_kib: u64,
+    /// Seconds to open every connection.
+    pub connect_secs: f64,
+    /// The open-files soft limit in force.
+    pub nofile: u64,
+}
+
+impl IdleReport {
+    /// KiB per connection (both ends) once idle.
+    pub fn idle_per_connection(&self) -> f64 {
+        (self.rss_idle_kib.saturating_sub(self.rss_before_kib)) as f64
+            / self.connections.max(1) as f64
+    }
+
+    /// KiB per connection (both ends) after one echo each.
+    pub fn echo_per_connection(&self) -> f64 {
+        (self.rss_after_echo_kib.saturating_sub(self.rss_before_kib)) as f64
+            / self.connections.max(1) as f64
+    }
+}
+
+/// The child process's work: opens `connections` loopback connections with `imp` on both
+/// ends, measures, and returns the report. The caller prints it and exits.
+pub fn child(imp: IdleImpl, connections: usize) -> IdleReport {
+    let limit = raise_nofile(2 * connections as u64 + 256);
+    let connections = connections.min(usize::try_from(limit.saturating_sub(256) / 2).unwrap_or(0));
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let accepted_in_server = Arc::clone(&accepted);
+    let server = net::server(1, move |listener| async move {
+        let mut tasks = JoinSet::new();
+        let sdk: Server<Json> = match imp {
+            IdleImpl::SdkReadBuffer(bytes) => Server::builder().read_buffer_size(bytes).build(),
+            _ => Server::new(),
+        };
+        for _ in 0..connections {
+            let (tcp, _) = listener.accept().await.expect("accept");
+            if imp == IdleImpl::Tt {
+                let mut ws = net::tt_accept(tcp, None).await;
+                tasks.spawn(async move {
+                    while let Some(Ok(message)) = ws.next().await {
+                        if message.is_text() && ws.send(message).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            } else {
+                let mut session = net::sdk_accept(&sdk, tcp).await;
+                tasks.spawn(async move {
+                    while let Ok(value) = session.receive_deserialized::<Small>().await {
+                        if session.send_serialized(&value).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            accepted_in_server.fetch_add(1, Ordering::Release);
+        }
+        let _ = stop_rx.await;
+        tasks
+    });
+    let addr = server.addr;
+    let (trigger_tx, trigger_rx) = watch::channel(false);
+    let (up_tx, up_rx) = std::sync::mpsc::channel::<()>();
+    let connected = Arc::new(AtomicUsize::new(0));
+    let echoed = Arc::new(AtomicUsize::new(0));
+    let (connected_c, echoed_c) = (Arc::clone(&connected), Arc::clone(&echoed));
+    let (hold_tx, hold_rx) = oneshot::channel::<()>();
+    let (go_tx, go_rx) = oneshot::channel::<()>();
+    let client = net::client(0, move || async move {
+        up_tx.send(()).expect("coordinator waits");
+        let _ = go_rx.await;
+        let sdk: Client<Json> = match imp {
+            IdleImpl::SdkReadBuffer(bytes) => Client::builder().read_buffer_size(bytes).build(),
+            _ => Client::new(),
+        };
+        let gate = Arc::new(Semaphore::new(128));
+        let mut tasks = JoinSet::new();
+        for _ in 0..connections {
+            let (gate, sdk) = (Arc::clone(&gate), sdk.clone());
+            let (connected, echoed) = (Arc::clone(&connected_c), Arc::clone(&echoed_c));
+            let mut trigger = trigger_rx.clone();
+            tasks.spawn(async move {
+                let permit = gate.acquire_owned().await.expect("semaphore open");
+                let value = Small::make(1);
+                if imp == IdleImpl::Tt {
+                    let mut ws = net::tt_connect(addr, None).await;
+                    drop(permit);
+                    connected.fetch_add(1, Ordering::Release);
+                    tokio::select! {
+                        _ = trigger.changed() => {}
+                        _ = ws.next() => return,
+                    }
+                    ws.send(JsonWire::message(JsonWire::encode(&value)))
+                        .await
+                        .expect("send");
+                    let echo = ws.next().await.expect("open").expect("echo");
+                    assert!(JsonWire::decode_message::<Small>(&echo).is_some());
+                    echoed.fetch_add(1, Ordering::Release);
+                    while let Some(Ok(_)) = ws.next().await {}
+                } else {
+                    let mut session = net::sdk_connect(&sdk, addr).await;
+                    drop(permit);
+                    connected.fetch_add(1, Ordering::Release);
+                    let _ = trigger.changed().await;
+                    session.send_serialized(&value).await.expect("send");
+                    let _: Small = session.receive_deserialized().await.expect("echo");
+                    echoed.fetch_add(1, Ordering::Release);
+                    let _ = session.receive().await;
+                }
+            });
+        }
+        let _ = hold_rx.await;
+        tasks
+    });
+    up_rx.recv().expect("client thread up");
+    // waits until `counter` reaches `connections` (at most 60 s) and returns what it reached
+    let wait_for = |counter: &AtomicUsize| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while counter.load(Ordering::Acquire) < connections && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        counter.load(Ordering::Acquire)
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    let rss_before_kib = rss_kib();
+    let t0 = Instant::now();
+    go_tx.send(()).expect("client waits");
+    let opened = wait_for(&connected).min(wait_for(&accepted));
+    let connect_secs = t0.elapsed().as_secs_f64();
+    std::thread::sleep(Duration::from_millis(300));
+    let rss_idle_kib = rss_kib();
+    trigger_tx.send(true).expect("client tasks wait");
+    wait_for(&echoed);
+    std::thread::sleep(Duration::from_millis(300));
+    let rss_after_echo_kib = rss_kib();
+    // the caller exits the process: no teardown of 2 × `connections` sockets
+    std::mem::forget((hold_tx, stop_tx, client, server));
+    IdleReport {
+        connections: opened,
+        rss_before_kib,
+        rss_idle_kib,
+        rss_after_echo_kib,
+        connect_secs,
+        nofile: nofile(),
+    }
+}
+
+/// Runs [`child`] in a fresh process (`exe --child idle ARG N`) and parses its report.
+pub fn in_child(exe: &std::path::Path, imp: IdleImpl, connections: usize) -> Option<IdleReport> {
+    let output = std::process::Command::new(exe)
+        .args(["--child", "idle", &imp.arg(), &connections.to_string()])
+        .output()
+        .ok()?;
+    if !output.status.success() {
+        eprintln!(
+            "idle child ({}) failed: {}",
+            imp.name(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        return None;
+    }
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .find_map(|line| line.strip_prefix("IDLE "))
+        .and_then(|json| serde_json::from_str(json).ok())
+}
