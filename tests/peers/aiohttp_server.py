@@ -22,6 +22,13 @@ def transform(doc):
     return doc
 
 
+def envelope(message):
+    """Answers a typed-ws #[derive(Message)] envelope, built by hand with this library."""
+    if message["type"] == "doc":
+        return {"type": "doc", "data": transform(message["data"])}
+    return {"type": "pong"}
+
+
 async def handler(request):
     route = request.path
     ws = web.WebSocketResponse(protocols=("v1.json",), max_msg_size=64 << 20,
@@ -45,6 +52,10 @@ async def handler(request):
                 await ws.send_str(msg.data)
             elif msg.type == WSMsgType.BINARY:
                 await ws.send_bytes(msg.data)
+        elif route == "/envelope" and msg.type == WSMsgType.TEXT:
+            await ws.send_str(json.dumps(envelope(json.loads(msg.data))))
+        elif route == "/envelope" and msg.type == WSMsgType.BINARY:
+            await ws.send_bytes(msgpack.packb(envelope(msgpack.unpackb(msg.data))))
         elif route == "/json" and msg.type == WSMsgType.TEXT:
             await ws.send_str(json.dumps(transform(json.loads(msg.data))))
         elif route == "/msgpack" and msg.type == WSMsgType.BINARY:

@@ -27,6 +27,13 @@ def transform(doc):
     return doc
 
 
+def envelope(message):
+    """Answers a typed-ws #[derive(Message)] envelope, built by hand with this library."""
+    if message["type"] == "doc":
+        return {"type": "doc", "data": transform(message["data"])}
+    return {"type": "pong"}
+
+
 def select_subprotocol(connection, offered):
     return "v1.json" if "v1.json" in offered else None
 
@@ -52,6 +59,12 @@ async def handler(ws):
     elif route == "/msgpack":
         async for message in ws:
             await ws.send(msgpack.packb(transform(msgpack.unpackb(message))))
+    elif route == "/envelope":
+        async for message in ws:
+            if isinstance(message, str):
+                await ws.send(json.dumps(envelope(json.loads(message))))
+            else:
+                await ws.send(msgpack.packb(envelope(msgpack.unpackb(message))))
     elif route == "/close":
         await ws.close(4000, "bye from " + PEER)
     elif route == "/silent":

@@ -19,6 +19,14 @@ function transform(doc) {
   return doc;
 }
 
+// Answers a typed-ws #[derive(Message)] envelope, built by hand with this library.
+function envelope(message) {
+  if (message.type === 'doc') {
+    return { type: 'doc', data: transform(message.data) };
+  }
+  return { type: 'pong' };
+}
+
 const args = process.argv.slice(2);
 const server = args[0] === '--tls'
   ? https.createServer({ cert: fs.readFileSync(args[1]), key: fs.readFileSync(args[2]) })
@@ -50,6 +58,15 @@ wss.on('connection', (ws, req) => {
       break;
     case '/json':
       ws.on('message', (data) => ws.send(JSON.stringify(transform(JSON.parse(data.toString('utf8'))))));
+      break;
+    case '/envelope':
+      ws.on('message', (data, isBinary) => {
+        if (isBinary) {
+          ws.send(msgpack.encode(envelope(msgpack.decode(data))));
+        } else {
+          ws.send(JSON.stringify(envelope(JSON.parse(data.toString('utf8')))));
+        }
+      });
       break;
     case '/msgpack':
       ws.on('message', (data) => ws.send(msgpack.encode(transform(msgpack.decode(data)))));

@@ -21,8 +21,8 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use typed_ws::server::Server;
 use typed_ws::{
-    Client, CloseCode, CloseReason, ContentConverter, Frame, Json, MessagePack, Request, Scheme,
-    Session,
+    Client, CloseCode, CloseReason, ContentConverter, Frame, Json, Message, MessagePack, Request,
+    Scheme, Session,
 };
 use typed_ws_tests::support::{within, ws_server};
 
@@ -394,6 +394,53 @@ async fn typed_msgpack(peer: Peer, tls: bool) {
     }
 }
 
+/// A `#[derive(Message)]` protocol: the peers decode the envelope with their own libraries
+/// and build their answer envelope by hand.
+#[derive(typed_ws::Message, Debug, PartialEq)]
+#[message(rename_all = "snake_case")]
+enum Proto {
+    Doc(Doc),
+    Ping,
+    Pong,
+}
+
+async fn derived_envelopes(peer: Peer, tls: bool) {
+    let server = PeerServer::start(peer, tls);
+    async fn talk<C: ContentConverter>(server: &PeerServer, client: Client<C>, binary: bool) {
+        let peer = server.peer.name();
+        let mut session = server.session(&client, "/envelope").await;
+        session.send_message::<Proto>(Doc::sample(7)).await.unwrap();
+        let frame = next_frame(&mut session, "envelope reply").await;
+        assert_eq!(
+            matches!(frame, Frame::Binary(_)),
+            binary,
+            "{peer}: {frame:?}"
+        );
+        let reply = Proto::decode(session.converter(), &frame)
+            .unwrap_or_else(|e| panic!("{peer}'s envelope did not decode: {e}: {frame:?}"));
+        assert_eq!(reply, Proto::Doc(Doc::sample(7).transformed(peer)));
+        session.send_message::<Proto>(Proto::Ping).await.unwrap();
+        let frame = next_frame(&mut session, "pong").await;
+        assert_eq!(
+            Proto::decode(session.converter(), &frame).unwrap(),
+            Proto::Pong,
+            "{peer}"
+        );
+    }
+    talk(
+        &server,
+        server.client().converter(Json::default()).build(),
+        false,
+    )
+    .await;
+    talk(
+        &server,
+        server.client().converter(MessagePack::default()).build(),
+        true,
+    )
+    .await;
+}
+
 async fn subprotocol_header_and_query(peer: Peer, tls: bool) {
     let server = PeerServer::start(peer, tls);
     let client = server.client().build();
@@ -536,6 +583,12 @@ macro_rules! peer_tests {
             #[ignore = "needs peers: run scripts/test"]
             async fn typed_msgpack() {
                 super::typed_msgpack($peer, $tls).await;
+            }
+
+            #[tokio::test]
+            #[ignore = "needs peers: run scripts/test"]
+            async fn derived_envelopes() {
+                super::derived_envelopes($peer, $tls).await;
             }
 
             #[tokio::test]
