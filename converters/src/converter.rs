@@ -27,7 +27,7 @@ use crate::frame::{Frame, FrameKind};
 /// struct BinaryJson;
 ///
 /// impl ContentConverter for BinaryJson {
-///     fn name(&self) -> &'static str { "binary-json" }
+///     fn name(&self) -> &'static str { "binary-json" } // optional: defaults to the type name
 ///     fn serialize<T: Serialize + ?Sized>(&self, value: &T) -> Result<Frame, ConvertError> {
 ///         serde_json::to_vec(value)
 ///             .map(|bytes| Frame::Binary(bytes.into()))
@@ -53,7 +53,11 @@ use crate::frame::{Frame, FrameKind};
 )]
 pub trait ContentConverter: Send + Sync + 'static {
     /// A short name for errors and logs, such as `"json"`.
-    fn name(&self) -> &'static str;
+    ///
+    /// Default: the type's name.
+    fn name(&self) -> &'static str {
+        std::any::type_name::<Self>()
+    }
 
     /// Serializes `value` into one data frame.
     ///
