@@ -206,6 +206,24 @@ where
             .unwrap_or_else(|| CloseReason::new(CloseCode::ABNORMAL, "connection lost"));
         debug!(code = outcome.code.0, reason = %outcome.reason, "session closed");
         self.shared.closing.store(true, Ordering::Release);
+        // frames accepted by `send` that never reached the socket: kept for whoever can use
+        // them (a reconnecting session replays them), before anyone learns the session ended
+        self.commands.close();
+        let mut unsent = Vec::new();
+        while let Ok(command) = self.commands.try_recv() {
+            if let Command::Send(message) = command {
+                unsent.push(from_message(message));
+            }
+        }
+        if !unsent.is_empty() {
+            debug!(
+                frames = unsent.len(),
+                "session ended with frames not yet written"
+            );
+            if let Ok(mut slot) = self.shared.unsent.lock() {
+                slot.extend(unsent);
+            }
+        }
         self.shared.outcome.send_replace(Some(outcome));
         // the socket goes now; what the application has not taken yet (at most a frame and
         // the error that ended the session) still reaches it when it reads

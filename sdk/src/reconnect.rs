@@ -297,7 +297,9 @@ pub enum Outbox {
     /// `send` succeeds and the message is discarded while disconnected.
     Drop,
     /// Up to `max_messages` are kept and sent, once and in order, right after the next
-    /// connection's `on_connect` hook; past that, `send` fails.
+    /// connection's `on_connect` hook; past that, `send` fails. Frames a lost connection had
+    /// accepted but not yet written are kept too, ahead of them (they may exceed
+    /// `max_messages` by at most the channel capacity).
     Buffer {
         /// The most messages kept.
         max_messages: usize,
@@ -669,8 +671,9 @@ impl<C> fmt::Debug for ReconnectingSender<C> {
 
 impl<C: ContentConverter> ReconnectingSender<C> {
     /// Sends a data frame on the live connection; while disconnected, applies the
-    /// [`Outbox`] policy. A frame handed to a connection that dies before writing it is lost
-    /// with that connection (there are no acknowledgements).
+    /// [`Outbox`] policy. With [`Outbox::Buffer`], frames the connection accepted but had not
+    /// written when it died are replayed too; frames already written to a socket that then
+    /// died are lost with it (there are no acknowledgements).
     ///
     /// # Errors
     ///
@@ -935,6 +938,7 @@ impl<C: ContentConverter> Supervisor<C> {
             if let Err(frame) = sent {
                 self.shared.lock().buffer.push_front(frame);
                 let reason = receiver.close_reason().await;
+                self.keep_unsent(&sender);
                 return End::Retry(Cause::Closed(reason), None);
             }
         }
@@ -969,7 +973,25 @@ impl<C: ContentConverter> Supervisor<C> {
             }
         }
         let reason = receiver.close_reason().await;
+        self.keep_unsent(&sender);
         End::Retry(Cause::Closed(reason), None)
+    }
+
+    /// With [`Outbox::Buffer`], frames the dead connection accepted but never wrote go back to
+    /// the front of the outbox, in order, ahead of what was sent after the link went down.
+    fn keep_unsent(&self, sender: &Sender<C>) {
+        let unsent = sender.take_unsent();
+        if unsent.is_empty() || !matches!(self.shared.outbox, Outbox::Buffer { .. }) {
+            return;
+        }
+        debug!(
+            frames = unsent.len(),
+            "keeping frames the lost connection never wrote"
+        );
+        let mut state = self.shared.lock();
+        for frame in unsent.into_iter().rev() {
+            state.buffer.push_front(frame);
+        }
     }
 
     async fn user_close(&mut self, sender: &Sender<C>, reason: Option<CloseReason>) -> End {

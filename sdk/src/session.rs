@@ -27,6 +27,9 @@ pub(crate) struct Shared {
     /// Fired when the application takes the error that ended the session (see the driver's
     /// deferred failure).
     terminal: std::sync::Mutex<Option<oneshot::Sender<()>>>,
+    /// Frames `send` accepted that never reached the socket because the session ended first
+    /// (filled by the driver as it ends; a reconnecting session replays them).
+    pub(crate) unsent: std::sync::Mutex<Vec<Frame>>,
 }
 
 impl Shared {
@@ -36,6 +39,7 @@ impl Shared {
             outcome: watch::Sender::new(None),
             handshake,
             terminal: std::sync::Mutex::new(None),
+            unsent: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -441,6 +445,15 @@ impl<C: ContentConverter> Sender<C> {
             Err(mpsc::error::SendError(Command::Send(message))) => Err(from_message(message)),
             Err(mpsc::error::SendError(_)) => Ok(()),
         }
+    }
+
+    /// Takes the frames this session accepted but never wrote (valid once it has ended).
+    pub(crate) fn take_unsent(&self) -> Vec<Frame> {
+        self.shared
+            .unsent
+            .lock()
+            .map(|mut unsent| std::mem::take(&mut *unsent))
+            .unwrap_or_default()
     }
 
     /// The converter, shared.

@@ -668,3 +668,76 @@ fn independent_backoffs_jitter_independently() {
         }
     }
 }
+
+#[tokio::test]
+async fn frames_queued_but_not_written_when_the_connection_dies_are_replayed() {
+    // the first connection's server stops reading, so the client's queue fills; then the
+    // connection dies. What `send` accepted but never wrote must arrive after the reconnect.
+    let (tx, mut seen) = mpsc::unbounded_channel();
+    let first = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let server = Server::builder()
+        .ping_interval(None)
+        .channel_capacity(1)
+        .build();
+    let backend = ws_server(server, move |mut session| {
+        let tx = tx.clone();
+        let first = first.swap(false, std::sync::atomic::Ordering::SeqCst);
+        async move {
+            if first {
+                // never read: the relay is killed under this connection
+                std::future::pending::<()>().await;
+            }
+            while let Some(Ok(frame)) = session.receive().await {
+                let seq = frame
+                    .read_text()
+                    .and_then(|t| t.split(':').next()?.parse::<u32>().ok());
+                let _ = tx.send(seq);
+            }
+        }
+    })
+    .await;
+    let mut relay = Relay::start(0, backend.addr).await;
+    let client = Client::builder()
+        .ping_interval(None)
+        .channel_capacity(8)
+        .build();
+    let session = quick(
+        &client,
+        &format!("ws://127.0.0.1:{}/", relay.port),
+        Outbox::Buffer { max_messages: 16 },
+    )
+    .await;
+    let padding = "x".repeat(256 * 1024);
+    let mut accepted = 0u32;
+    loop {
+        let frame = format!("{accepted}:{padding}");
+        match tokio::time::timeout(Duration::from_millis(500), session.send_text(frame)).await {
+            Ok(result) => {
+                result.unwrap();
+                accepted += 1;
+            }
+            Err(_) => break, // every buffer and the queue are full
+        }
+        assert!(accepted < 10_000, "send never blocked");
+    }
+    let last = accepted - 1;
+    relay.kill().await;
+    let _relay = Relay::start(relay.port, backend.addr).await;
+    let mut got = Vec::new();
+    while got.last() != Some(&last) {
+        let seq = within("replayed frames", seen.recv())
+            .await
+            .unwrap()
+            .expect("a numbered frame");
+        got.push(seq);
+    }
+    assert!(
+        got.windows(2).all(|w| w[0] < w[1]),
+        "replayed in order, once: {got:?}"
+    );
+    assert!(
+        got.len() >= 2,
+        "the queued frames were replayed: {got:?} (last accepted {last})"
+    );
+    drop(session);
+}
