@@ -6,6 +6,8 @@
 )]
 
 use std::fmt;
+
+use base64::Engine as _;
 #[cfg(feature = "rustls")]
 use std::sync::Arc;
 
@@ -119,8 +121,9 @@ pub(crate) fn pem_to_der(pem: &[u8]) -> std::result::Result<Vec<Vec<u8>>, String
             .chars()
             .filter(|c| !c.is_whitespace())
             .collect();
-        let der =
-            base64_decode(&body).ok_or_else(|| "PEM certificate is not valid base64".to_owned())?;
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(body.as_bytes())
+            .map_err(|_| "PEM certificate is not valid base64".to_owned())?;
         out.push(der);
         rest = &rest[body_start + end..];
     }
@@ -128,37 +131,6 @@ pub(crate) fn pem_to_der(pem: &[u8]) -> std::result::Result<Vec<Vec<u8>>, String
         return Err("no `-----BEGIN CERTIFICATE-----` block found".into());
     }
     Ok(out)
-}
-
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    fn value(c: u8) -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => (c - b'A') as u32,
-            b'a'..=b'z' => (c - b'a' + 26) as u32,
-            b'0'..=b'9' => (c - b'0' + 52) as u32,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        })
-    }
-    let bytes = text.trim_end_matches('=').as_bytes();
-    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
-    for chunk in bytes.chunks(4) {
-        let mut acc = 0u32;
-        for (i, &c) in chunk.iter().enumerate() {
-            acc |= value(c)? << (18 - 6 * i);
-        }
-        let n = match chunk.len() {
-            4 => 3,
-            3 => 2,
-            2 => 1,
-            _ => return None,
-        };
-        for i in 0..n {
-            out.push((acc >> (16 - 8 * i)) as u8);
-        }
-    }
-    Some(out)
 }
 
 #[cfg(test)]
