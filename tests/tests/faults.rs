@@ -10,16 +10,17 @@ use tokio::sync::mpsc;
 use typed_ws::server::Server;
 use typed_ws::{Client, CloseCode, ErrorKind, Request};
 use typed_ws_tests::support::{
-    echo_server, masked_frame, raw_upgrade, read_close_code, server_frame, tcp_server, within,
+    echo_server, masked_frame, raw_upgrade, read_close_code, read_until_close, server_frame,
+    tcp_server, within,
 };
 
-/// A hostile server that upgrades, writes `bytes`, then reports the close code the client
-/// sent back (None: connection ended without one).
+/// A hostile server that upgrades, writes `bytes`, then reports the texts and the close code
+/// the client sent back (`None`: the connection ended without a close frame).
 async fn hostile(
     bytes: Vec<u8>,
 ) -> (
     typed_ws_tests::support::Guard,
-    mpsc::UnboundedReceiver<Option<u16>>,
+    mpsc::UnboundedReceiver<(Vec<String>, Option<u16>)>,
 ) {
     let (tx, rx) = mpsc::unbounded_channel();
     let guard = tcp_server(move |mut tcp| {
@@ -30,7 +31,7 @@ async fn hostile(
                 return;
             }
             let _ = tcp.write_all(&bytes).await;
-            let _ = tx.send(read_close_code(&mut tcp).await);
+            let _ = tx.send(read_until_close(&mut tcp).await);
         }
     })
     .await;
@@ -55,7 +56,7 @@ async fn expect_failure(
     assert!(within("end", session.receive()).await.is_none());
     let why = within("reason", session.close_reason()).await;
     assert_eq!(why.code, code, "{why}");
-    let peer_got = within("peer saw close", seen.recv()).await.unwrap();
+    let (_, peer_got) = within("peer saw close", seen.recv()).await.unwrap();
     assert_eq!(peer_got, Some(code.0), "close code the peer received");
     err
 }
@@ -64,20 +65,9 @@ async fn expect_failure(
 async fn replies_to_frames_before_a_protocol_error_still_go_out_before_the_close() {
     // a good text, then a frame with RSV bits, in one write: the application reads the text
     // and replies; the reply must reach the peer before the 1002 close
-    let (tx, mut seen) = mpsc::unbounded_channel();
-    let server = tcp_server(move |mut tcp| {
-        let tx = tx.clone();
-        async move {
-            if raw_upgrade(&mut tcp).await.is_err() {
-                return;
-            }
-            let mut bytes = server_frame(true, 0, 0x1, b"hello");
-            bytes.extend(server_frame(true, 0b010, 0x1, b"bad"));
-            let _ = tcp.write_all(&bytes).await;
-            let _ = tx.send(typed_ws_tests::support::read_until_close(&mut tcp).await);
-        }
-    })
-    .await;
+    let mut bytes = server_frame(true, 0, 0x1, b"hello");
+    bytes.extend(server_frame(true, 0b010, 0x1, b"bad"));
+    let (server, mut seen) = hostile(bytes).await;
     let mut session = within("connect", Client::new().web_socket_session(server.url("/")))
         .await
         .unwrap();
@@ -149,7 +139,7 @@ async fn a_protocol_error_is_reported_even_when_nobody_reads() {
         .unwrap();
     // the close goes out after a short bound even though the error is never taken
     assert_eq!(
-        within("peer saw close", seen.recv()).await.unwrap(),
+        within("peer saw close", seen.recv()).await.unwrap().1,
         Some(1002)
     );
     assert_eq!(
