@@ -108,8 +108,17 @@ impl ContentConverter for MessagePack {
                             .into(),
                         ));
                     }
-                    // Invalid or truncated input: rmp-serde says what is wrong.
-                    Scan::Complete(_) | Scan::Invalid => {}
+                    // never handed to rmp-serde: a truncated array32 or map32 would make it
+                    // build the whole declared container (16M nils: 0.5 GiB) before failing
+                    Scan::Invalid(at) => {
+                        return Err(error(
+                            format!(
+                                "not a complete MessagePack value: truncated, or reserved marker 0xc1, at byte {at}"
+                            )
+                            .into(),
+                        ));
+                    }
+                    Scan::Complete(_) => {}
                 }
                 rmp_serde::from_slice(bytes).map_err(|e| error(Box::new(e)))
             }
@@ -129,8 +138,8 @@ enum Scan {
     Complete(usize),
     /// Arrays and maps nested deeper than `MAX_DEPTH`.
     TooDeep,
-    /// A reserved marker or a truncated value.
-    Invalid,
+    /// A reserved marker or a truncated value, found at this byte offset.
+    Invalid(usize),
 }
 
 /// Walks the markers of the first MessagePack value in `bytes` without recursion or
@@ -159,7 +168,7 @@ fn scan(bytes: &[u8]) -> Scan {
         }
         remaining -= 1;
         let Some(&marker) = bytes.get(pos) else {
-            return Scan::Invalid;
+            return Scan::Invalid(pos);
         };
         // The common case: a value whose size its marker fixes.
         let fixed = match marker {
@@ -176,12 +185,13 @@ fn scan(bytes: &[u8]) -> Scan {
             _ => 0,
         };
         if fixed > 0 {
-            pos += fixed;
-            if pos > bytes.len() {
-                return Scan::Invalid;
+            if pos + fixed > bytes.len() {
+                return Scan::Invalid(pos);
             }
+            pos += fixed;
             continue;
         }
+        let start = pos;
         pos += 1;
         // (items of a container to open, bytes to skip)
         let (items, skip): (Option<u64>, Option<u64>) = match marker {
@@ -198,12 +208,14 @@ fn scan(bytes: &[u8]) -> Scan {
             0xde => (read_len(&mut pos, 2).map(|n| 2 * n), None),
             0xdf => (read_len(&mut pos, 4).map(|n| 2 * n), None),
             // 0xc1 is reserved; every other marker has a fixed size.
-            _ => return Scan::Invalid,
+            _ => return Scan::Invalid(start),
         };
         let container = matches!(marker, 0x80..=0x9f | 0xdc..=0xdf);
         if container {
-            let Some(items) = items else {
-                return Scan::Invalid;
+            // every item takes at least one byte: a count beyond what is left is truncated
+            let left = (bytes.len() - pos.min(bytes.len())) as u64;
+            let Some(items) = items.filter(|&items| items <= left) else {
+                return Scan::Invalid(start);
             };
             if depth == MAX {
                 return Scan::TooDeep;
@@ -219,7 +231,7 @@ fn scan(bytes: &[u8]) -> Scan {
                 .and_then(|n| pos.checked_add(n))
             {
                 Some(end) if end <= bytes.len() => pos = end,
-                _ => return Scan::Invalid,
+                _ => return Scan::Invalid(start),
             }
         }
     }
@@ -246,7 +258,10 @@ mod tests {
         let bytes = enc(&value);
         assert_eq!(scan(&bytes), Scan::Complete(bytes.len()));
         for len in 0..bytes.len() {
-            assert_eq!(scan(&bytes[..len]), Scan::Invalid, "prefix of {len}");
+            assert!(
+                matches!(scan(&bytes[..len]), Scan::Invalid(_)),
+                "prefix of {len}"
+            );
         }
         let mut longer = bytes.clone();
         longer.push(0xc0);
@@ -254,8 +269,28 @@ mod tests {
         // ext types
         assert_eq!(scan(&[0xd4, 1, 2]), Scan::Complete(3));
         assert_eq!(scan(&[0xc7, 2, 9, 1, 2]), Scan::Complete(5));
-        assert_eq!(scan(&[0xc1]), Scan::Invalid);
-        assert_eq!(scan(&[0xdd, 0xff, 0xff, 0xff, 0xff, 0x00]), Scan::Invalid);
+        assert_eq!(scan(&[0xc1]), Scan::Invalid(0));
+        assert_eq!(
+            scan(&[0x91, 0xdd, 0xff, 0xff, 0xff, 0xff, 0x00]),
+            Scan::Invalid(1)
+        );
+    }
+
+    #[test]
+    fn a_truncated_array32_is_refused_before_decoding() {
+        // declares 16M items and carries 64 KiB of nils: rmp-serde would build the whole
+        // 16M-element container before noticing (0.5 GiB); the scan refuses it by its count
+        let mut bytes = vec![0xdd, 0x00, 0xff, 0xff, 0xff];
+        bytes.extend(std::iter::repeat_n(0xc0, 64 * 1024));
+        let err = MessagePack::default()
+            .deserialize::<Vec<()>>(&Frame::Binary(bytes.into()))
+            .unwrap_err();
+        assert_eq!(err.kind(), ConvertErrorKind::Decode);
+        assert!(
+            err.to_string()
+                .contains("not a complete MessagePack value: truncated"),
+            "{err}"
+        );
     }
 
     #[test]
