@@ -277,14 +277,24 @@ impl From<ConvertError> for Error {
 pub(crate) fn human_bytes(n: usize) -> String {
     const KIB: usize = 1024;
     const MIB: usize = 1024 * 1024;
+    // one decimal, and the exact count too where the decimal hides a difference (a limit of
+    // 16 MiB and a frame of 16 MiB + 1 byte must not read alike)
+    let approx = |unit: usize, name: &str| {
+        let tenths = (n as f64 * 10.0 / unit as f64).round();
+        if tenths * unit as f64 == n as f64 * 10.0 {
+            format!("{:.1} {name}", tenths / 10.0)
+        } else {
+            format!("{:.1} {name} ({n} bytes)", n as f64 / unit as f64)
+        }
+    };
     if n >= MIB && n.is_multiple_of(MIB) {
         format!("{} MiB", n / MIB)
     } else if n >= MIB {
-        format!("{:.1} MiB", n as f64 / MIB as f64)
+        approx(MIB, "MiB")
     } else if n >= KIB && n.is_multiple_of(KIB) {
         format!("{} KiB", n / KIB)
     } else if n >= KIB {
-        format!("{:.1} KiB", n as f64 / KIB as f64)
+        approx(KIB, "KiB")
     } else {
         format!("{n} bytes")
     }
@@ -300,6 +310,11 @@ mod tests {
         assert_eq!(human_bytes(70 * 1024 * 1024 + 512 * 1024), "70.5 MiB");
         assert_eq!(human_bytes(2048), "2 KiB");
         assert_eq!(human_bytes(12), "12 bytes");
+        assert_eq!(
+            human_bytes((16 << 20) + 1),
+            "16.0 MiB (16777217 bytes)",
+            "one byte over a limit must not read like the limit"
+        );
     }
 
     #[test]

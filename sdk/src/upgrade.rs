@@ -63,6 +63,12 @@ where
                     "upgrade response head is over 64 KiB",
                 ));
             }
+            Err(httparse::Error::TooManyHeaders) => {
+                return Err(Error::new(
+                    ErrorKind::Handshake,
+                    format!("upgrade response has more than {MAX_HEADERS} headers"),
+                ));
+            }
             Err(e) => {
                 return Err(Error::new(
                     ErrorKind::Handshake,
