@@ -21,14 +21,17 @@ use tokio::time::{Instant, Sleep};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
+use tokio_tungstenite::tungstenite::protocol::frame::Frame as WsFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{
+    CloseCode as WsCloseCode, Data as OpData, OpCode,
+};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 use tracing::{Instrument, Span, debug, trace};
 
 use crate::error::{Error, ErrorKind};
 use crate::frame::{CloseCode, CloseReason, Frame};
-use crate::session::Shared;
-use crate::settings::Settings;
+use crate::session::{Shared, incoming_cost};
+use crate::settings::{MAX_WRITE_FRAME, Settings};
 
 /// What a session handle asks of the driver, in order with the frames it sends.
 pub(crate) enum Command {
@@ -43,6 +46,9 @@ const BUDGET: usize = 256;
 /// Upper bound on flushing a close frame after a failure (ping timeout, protocol error), and on
 /// waiting for the application to take the frames received before a read-side failure.
 const FAIL_FLUSH: Duration = Duration::from_secs(1);
+/// Pings read while our writes are stalled before reading pauses: each one queues a pong, so
+/// a peer that floods pings and reads nothing would otherwise grow the write buffer.
+const MAX_PONGS_WHILE_STALLED: u32 = 16;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Phase {
@@ -92,13 +98,22 @@ pub(crate) struct Driver<S> {
     /// How the session ended, once known.
     outcome: Option<CloseReason>,
     timer: Pin<Box<Sleep>>,
-    /// Payload of the ping waiting for its pong, and when it was sent.
-    outstanding_ping: Option<(u64, Instant)>,
-    ping_counter: u64,
+    /// Payload of the ping waiting for its pong (random, so pongs sent blind cannot match),
+    /// and when it was sent.
+    outstanding_ping: Option<([u8; 8], Instant)>,
     next_ping: Option<Instant>,
     pong_deadline: Option<Instant>,
-    /// The pong deadline was extended once because the application was not reading.
-    pong_extended: bool,
+    /// Since when the write side has been waiting on the socket (flush or `poll_ready`
+    /// pending): no progress for `pong_timeout` closes the session with 1011 "write timeout".
+    write_stalled_since: Option<Instant>,
+    /// `poll_ready` was pending: its next `Ready` means tungstenite flushed everything.
+    ready_pending: bool,
+    /// Pings read since the write side stalled (each queued a pong).
+    pongs_while_stalled: u32,
+    /// A message over `MAX_WRITE_FRAME` being written frame by frame.
+    fragments: Option<Fragments>,
+    /// Outgoing budget to give back at the end of this pass (written frames' costs).
+    release: usize,
     /// Bounds the close handshake, a requested close's drain, and a deferred failure.
     close_deadline: Option<Instant>,
     /// A close the application asked for: queued frames are written first, then the close.
@@ -111,6 +126,9 @@ pub(crate) struct Driver<S> {
     /// peer closes or the close deadline), so the socket is not closed with unread data, which
     /// would send a reset that can destroy our close frame before the peer reads it.
     discarding: bool,
+    /// Our side of the TCP connection is shut down (a server that failed the connection closes
+    /// the TCP connection first, RFC 6455 7.1.1, once its close frame is out).
+    shut_down: bool,
     /// Set by `poll_read` when the socket had nothing (its waker is registered).
     read_pending: bool,
     /// Woken by the socket's read readiness only: the socket is polled again only then, not
@@ -122,6 +140,13 @@ pub(crate) struct Driver<S> {
 }
 
 /// The socket's read-side waker: records that the socket woke the task, then wakes it.
+/// A large outgoing message, written as frames of at most `MAX_WRITE_FRAME` bytes.
+struct Fragments {
+    payload: Bytes,
+    text: bool,
+    written: usize,
+}
+
 struct ReadSignal {
     ready: std::sync::atomic::AtomicBool,
     task: futures_util::task::AtomicWaker,
@@ -181,14 +206,18 @@ where
             outcome: None,
             timer: Box::pin(tokio::time::sleep_until(now)),
             outstanding_ping: None,
-            ping_counter: 0,
             next_ping,
             pong_deadline: None,
-            pong_extended: false,
+            write_stalled_since: None,
+            ready_pending: false,
+            pongs_while_stalled: 0,
+            fragments: None,
+            release: 0,
             close_deadline: None,
             close_requested: None,
             failing: None,
             discarding: false,
+            shut_down: false,
             read_pending: false,
             read_signal: Arc::clone(&read_signal),
             read_waker: std::task::Waker::from(read_signal),
@@ -210,6 +239,17 @@ where
         // them (a reconnecting session replays them), before anyone learns the session ended
         self.commands.close();
         let mut unsent = Vec::new();
+        if let Some(fragments) = self.fragments.take() {
+            // partly written: the peer drops an unfinished message with the connection, so the
+            // whole message is still unsent
+            unsent.push(match fragments.text {
+                true => match String::from_utf8(fragments.payload.to_vec()) {
+                    Ok(text) => Frame::Text(text),
+                    Err(_) => Frame::Binary(fragments.payload),
+                },
+                false => Frame::Binary(fragments.payload),
+            });
+        }
         while let Ok(command) = self.commands.try_recv() {
             if let Command::Send(message) = command {
                 unsent.push(from_message(message));
@@ -225,6 +265,9 @@ where
             }
         }
         self.shared.outcome.send_replace(Some(outcome));
+        // senders waiting for budget learn that the session ended (after the outcome, so their
+        // error carries it)
+        self.shared.outgoing.close();
         // the socket goes now; what the application has not taken yet (at most a frame and
         // the error that ended the session) still reaches it when it reads
         let pending = std::mem::take(&mut self.pending);
@@ -264,7 +307,7 @@ where
                 // take what the socket has (up to a bound) before polling the other sources
                 for _ in 0..32 {
                     self.read_pending = false;
-                    if !self.poll_read() {
+                    if !self.poll_read(cx) {
                         break;
                     }
                     progress = true;
@@ -307,6 +350,11 @@ where
             }
             if self.phase == Phase::Closing && !self.reading && !self.discarding && !self.dirty {
                 self.phase = Phase::Done;
+            }
+            if self.release > 0 {
+                self.shared
+                    .outgoing
+                    .add_permits(std::mem::take(&mut self.release));
             }
             if self.phase == Phase::Done {
                 return Poll::Ready(());
@@ -381,6 +429,10 @@ where
             trace!("frame dropped while closing: the application's queue is full");
             return;
         }
+        // counted until the application takes it (`Shared::observe`)
+        self.shared
+            .incoming_bytes
+            .fetch_add(incoming_cost(&item), Ordering::AcqRel);
         if waiting {
             self.pending.push_back(item);
         } else {
@@ -390,8 +442,8 @@ where
 
     /// Reads what the socket has while the application can take it (and always while
     /// closing, so the close handshake never waits on the application).
-    fn poll_read(&mut self) -> bool {
-        if !self.reading || (self.phase == Phase::Open && !self.pending.is_empty()) {
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> bool {
+        if !self.reading || (self.phase == Phase::Open && !self.may_read(cx)) {
             return false;
         }
         if self.read_armed && !self.read_signal.ready.load(Ordering::Acquire) {
@@ -423,6 +475,31 @@ where
         }
     }
 
+    /// Whether reading may go on while the session is open: not while the peer floods us with
+    /// pings it does not read the pongs of, and not while the application is behind by the
+    /// whole incoming budget. (A full queue of messages alone does not stop reading: held-back
+    /// items are bounded by the byte budget too, so pongs are still read.)
+    fn may_read(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.write_stalled_since.is_some() && self.pongs_while_stalled >= MAX_PONGS_WHILE_STALLED
+        {
+            return false;
+        }
+        if !self.reads_held_back() {
+            return true;
+        }
+        // behind: wake when the application takes bytes (registered before the second look,
+        // so a take in between is not missed)
+        self.shared.driver_waker.register(cx.waker());
+        !self.reads_held_back()
+    }
+
+    /// Whether the application holds back reading: the incoming budget is spent on received
+    /// items it has not taken yet.
+    fn reads_held_back(&self) -> bool {
+        self.receiver_open
+            && self.shared.incoming_bytes.load(Ordering::Acquire) >= self.settings.incoming_budget
+    }
+
     fn on_message(&mut self, message: WsMessage) {
         match message {
             WsMessage::Text(text) => {
@@ -435,8 +512,12 @@ where
             }
             WsMessage::Ping(payload) => {
                 trace!(kind = "ping", len = payload.len(), "received");
-                // tungstenite queued the pong; it goes out with the next flush
+                // tungstenite queued the pong (one at most: a newer ping's replaces it while
+                // the write buffer is full); it goes out with the next flush
                 self.dirty = true;
+                if self.write_stalled_since.is_some() {
+                    self.pongs_while_stalled += 1;
+                }
                 if self.raw {
                     self.deliver(Ok(Frame::Ping(payload)));
                 }
@@ -444,12 +525,11 @@ where
             WsMessage::Pong(payload) => {
                 trace!(kind = "pong", len = payload.len(), "received");
                 if let Some((expected, sent)) = self.outstanding_ping
-                    && payload.as_ref() == expected.to_be_bytes()
+                    && payload.as_ref() == expected
                 {
                     trace!(rtt = ?sent.elapsed(), "pong matched");
                     self.outstanding_ping = None;
                     self.pong_deadline = None;
-                    self.pong_extended = false;
                     self.next_ping = self.settings.ping_interval.map(|interval| sent + interval);
                 }
                 if self.raw {
@@ -653,6 +733,14 @@ where
         if !self.discarding {
             return false;
         }
+        if self.settings.server && !self.dirty && !self.shut_down {
+            // the close frame is out: the server ends the TCP connection (FIN), and still reads
+            // what arrives, so the close frame is not destroyed by a reset
+            match Pin::new(self.ws.get_mut()).poll_shutdown(cx) {
+                Poll::Pending => return false,
+                Poll::Ready(_) => self.shut_down = true,
+            }
+        }
         let mut scratch = [0u8; 4096];
         for _ in 0..16 {
             let mut buf = tokio::io::ReadBuf::new(&mut scratch);
@@ -699,16 +787,33 @@ where
     /// Moves queued commands into the write buffer while it has room. Returns `true` when the
     /// command queue is empty (or closed).
     fn poll_commands(&mut self, cx: &mut Context<'_>, progress: &mut bool) -> bool {
-        let mut drained = !self.commands_open;
-        while self.commands_open && self.phase == Phase::Open {
+        let mut drained = !self.commands_open && self.fragments.is_none();
+        while (self.commands_open || self.fragments.is_some()) && self.phase == Phase::Open {
             match Pin::new(&mut self.ws).poll_ready(cx) {
-                Poll::Pending => break,
+                Poll::Pending => {
+                    self.ready_pending = true;
+                    self.write_stalled();
+                    break;
+                }
                 Poll::Ready(Err(error)) => {
                     self.on_write_error(error);
                     *progress = true;
                     return false;
                 }
-                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Ok(())) => {
+                    if std::mem::take(&mut self.ready_pending) {
+                        // tungstenite flushed its whole buffer
+                        self.write_progressed();
+                    }
+                }
+            }
+            if self.fragments.is_some() {
+                *progress = true;
+                if !self.write_fragment(cx) {
+                    return false;
+                }
+                drained = !self.commands_open && self.fragments.is_none();
+                continue;
             }
             match self.commands.poll_recv(cx) {
                 Poll::Pending => {
@@ -727,6 +832,25 @@ where
                         "sending"
                     );
                     *progress = true;
+                    self.release += self.settings.outgoing_cost(message.len()) as usize;
+                    let large = match &message {
+                        WsMessage::Text(text) if text.len() > MAX_WRITE_FRAME => {
+                            Some((AsRef::<Bytes>::as_ref(text).clone(), true))
+                        }
+                        WsMessage::Binary(bytes) if bytes.len() > MAX_WRITE_FRAME => {
+                            Some((bytes.clone(), false))
+                        }
+                        _ => None,
+                    };
+                    if let Some((payload, text)) = large {
+                        self.fragments = Some(Fragments {
+                            payload,
+                            text,
+                            written: 0,
+                        });
+                        drained = false;
+                        continue;
+                    }
                     if !self.write(message, cx) {
                         return false;
                     }
@@ -743,6 +867,44 @@ where
             }
         }
         drained
+    }
+
+    /// Writes the next frame of a large message.
+    fn write_fragment(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(fragments) = self.fragments.as_mut() else {
+            return true;
+        };
+        let start = fragments.written;
+        let end = (start + MAX_WRITE_FRAME).min(fragments.payload.len());
+        let opcode = match (start, fragments.text) {
+            (0, true) => OpData::Text,
+            (0, false) => OpData::Binary,
+            _ => OpData::Continue,
+        };
+        let last = end == fragments.payload.len();
+        let frame = WsFrame::message(
+            fragments.payload.slice(start..end),
+            OpCode::Data(opcode),
+            last,
+        );
+        fragments.written = end;
+        if last {
+            self.fragments = None;
+        }
+        self.write(WsMessage::Frame(frame), cx)
+    }
+
+    /// The write side is waiting on the socket: starts the write-stall clock.
+    fn write_stalled(&mut self) {
+        if self.write_stalled_since.is_none() {
+            self.write_stalled_since = Some(Instant::now());
+        }
+    }
+
+    /// Everything written so far reached the socket.
+    fn write_progressed(&mut self) {
+        self.write_stalled_since = None;
+        self.pongs_while_stalled = 0;
     }
 
     fn on_write_error(&mut self, error: WsError) {
@@ -764,8 +926,9 @@ where
             return;
         }
         match Pin::new(&mut self.ws).poll_flush(cx) {
-            Poll::Pending => {}
+            Poll::Pending => self.write_stalled(),
             Poll::Ready(Ok(())) => {
+                self.write_progressed();
                 self.dirty = false;
                 for waiter in self.flush_waiters.drain(..) {
                     let _ = waiter.send(());
@@ -786,12 +949,18 @@ where
         } else {
             self.next_ping
         };
-        let when = match (self.close_deadline, ping_when) {
-            (Some(a), Some(b)) => a.min(b),
-            (a, b) => match a.or(b) {
-                Some(when) => when,
-                None => return false,
-            },
+        let stall_when = match self.phase {
+            Phase::Open => self
+                .write_stalled_since
+                .map(|since| since + self.settings.pong_timeout),
+            _ => None,
+        };
+        let Some(when) = [self.close_deadline, ping_when, stall_when]
+            .into_iter()
+            .flatten()
+            .min()
+        else {
+            return false;
         };
         if self.timer.deadline() != when {
             self.timer.as_mut().reset(when);
@@ -823,15 +992,33 @@ where
             }
             return true;
         }
+        if stall_when.is_some_and(|deadline| now >= deadline) {
+            // the peer read nothing of ours for a whole pong timeout: pongs or not, it is not
+            // keeping up (and a peer that never reads must not hold our memory)
+            let timeout = self.settings.pong_timeout;
+            debug!(?timeout, "write stalled: write timeout");
+            let reason = CloseReason::new(CloseCode::INTERNAL_ERROR, "write timeout");
+            self.outcome = Some(reason.clone());
+            self.deliver(Err(Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "write timeout: the peer read nothing of what we sent for {timeout:?} (raise pong_timeout if the peer is slow)"
+                ),
+            )
+            .with_close(reason.clone())));
+            self.write_stalled_since = None;
+            self.fail(reason, cx);
+            return true;
+        }
         if !pinging {
             return true;
         }
         if self.outstanding_ping.is_some() {
             if self.pong_deadline.is_some_and(|deadline| now >= deadline) {
-                if !self.pending.is_empty() && !self.pong_extended {
-                    // we stopped reading because the application is behind, not the peer:
-                    // one more period (a peer that is dead is still found, a little later)
-                    self.pong_extended = true;
+                if self.reads_held_back() {
+                    // the pong may be queued behind data the application has not made room
+                    // for: no verdict until it does (the session holds no more meanwhile)
+                    trace!("no pong yet; reading is held back by the application");
                     self.pong_deadline = Some(now + self.settings.pong_timeout);
                     return true;
                 }
@@ -851,13 +1038,10 @@ where
                 self.fail(reason, cx);
             }
         } else if self.next_ping.is_some_and(|next| now >= next) {
-            self.ping_counter += 1;
-            let payload = self.ping_counter;
-            if self.write(
-                WsMessage::Ping(Bytes::copy_from_slice(&payload.to_be_bytes())),
-                cx,
-            ) {
-                trace!(payload, "ping sent");
+            // unpredictable, so a peer that does not read our pings cannot answer them blind
+            let payload: [u8; 8] = rand::random();
+            if self.write(WsMessage::Ping(Bytes::copy_from_slice(&payload)), cx) {
+                trace!("ping sent");
                 self.outstanding_ping = Some((payload, now));
                 self.pong_deadline = Some(now + self.settings.pong_timeout);
             }

@@ -42,6 +42,22 @@
 //! lifecycle [`Event`]s, an `on_connect` hook, an explicit [`Outbox`]);
 //! [`ClientBuilder::negotiate`] picks the converter by subprotocol ([`Offer`]); and
 //! [`ClientBuilder::proxy`] connects through HTTP CONNECT or SOCKS5.
+//!
+//! ## Memory and liveness
+//!
+//! Every session's queues are bounded in bytes both ways (`incoming_budget`,
+//! `outgoing_budget`, 4 MiB each by default, on [`ClientBuilder`] and
+//! [`server::ServerBuilder`]): a peer that sends without reading can make a session hold at
+//! most the budgets plus one message of `max_message_size` and the write buffer. Ping payloads
+//! are random, so pongs sent blind keep nothing alive; a peer that reads nothing of ours for
+//! `pong_timeout` is closed with 1011 "write timeout".
+//!
+//! ## Logging
+//!
+//! typed-ws logs through `tracing` (`debug` lifecycle, `trace` per frame: kind and length,
+//! never a payload or a secret). tungstenite logs whole frames through the `log` crate at
+//! TRACE: with `log` routed into `tracing`, filter it out with
+//! `tungstenite=info,tokio_tungstenite=info`.
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 mod client;
@@ -109,7 +125,7 @@ where
     let (control_tx, control_rx) = mpsc::channel(1);
     let (incoming_tx, incoming_rx) = mpsc::channel(settings.channel_capacity);
     let (guard_tx, guard_rx) = oneshot::channel();
-    let shared = session::Shared::new(handshake);
+    let shared = session::Shared::new(handshake, Arc::clone(&settings));
     driver::Driver::spawn(
         ws,
         settings,

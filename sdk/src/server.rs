@@ -76,7 +76,10 @@ impl Server<Json> {
         ServerBuilder {
             converter: Json::default(),
             negotiation: None,
-            settings: Settings::default(),
+            settings: Settings {
+                server: true,
+                ..Settings::default()
+            },
             subprotocols: Vec::new(),
         }
     }

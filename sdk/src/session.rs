@@ -3,19 +3,22 @@
 use std::fmt;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_core::Stream;
+use futures_util::task::AtomicWaker;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use typed_ws_converters::{ContentConverter, Message};
 
 use crate::driver::{Command, from_message, to_message};
 use crate::error::{Error, Result};
 use crate::frame::{CloseReason, Frame};
+use crate::settings::Settings;
 
 /// State shared by the driver and every handle of one session.
 pub(crate) struct Shared {
@@ -30,16 +33,39 @@ pub(crate) struct Shared {
     /// Frames `send` accepted that never reached the socket because the session ended first
     /// (filled by the driver as it ends; a reconnecting session replays them).
     pub(crate) unsent: std::sync::Mutex<Vec<Frame>>,
+    /// The outgoing byte budget: `send` takes a frame's cost before queueing it, the driver
+    /// gives it back once the frame is in the write buffer, and closes it when the session ends.
+    pub(crate) outgoing: Semaphore,
+    /// Bytes received and queued for the application (held back ones included), not yet
+    /// taken: the driver stops reading at `Settings::incoming_budget`.
+    pub(crate) incoming_bytes: AtomicUsize,
+    /// The driver, waiting for the application to take received bytes.
+    pub(crate) driver_waker: AtomicWaker,
+    pub(crate) settings: Arc<Settings>,
+}
+
+/// What a received item counts against the incoming budget: its payload plus a fixed overhead,
+/// so a flood of empty frames is bounded too.
+pub(crate) fn incoming_cost(item: &Result<Frame>) -> usize {
+    const OVERHEAD: usize = 64;
+    match item {
+        Ok(frame) => frame.len() + OVERHEAD,
+        Err(_) => OVERHEAD,
+    }
 }
 
 impl Shared {
-    pub(crate) fn new(handshake: Handshake) -> Arc<Self> {
+    pub(crate) fn new(handshake: Handshake, settings: Arc<Settings>) -> Arc<Self> {
         Arc::new(Shared {
             closing: AtomicBool::new(false),
             outcome: watch::Sender::new(None),
             handshake,
             terminal: std::sync::Mutex::new(None),
             unsent: std::sync::Mutex::new(Vec::new()),
+            outgoing: Semaphore::new(settings.outgoing_budget),
+            incoming_bytes: AtomicUsize::new(0),
+            driver_waker: AtomicWaker::new(),
+            settings,
         })
     }
 
@@ -49,8 +75,17 @@ impl Shared {
         }
     }
 
-    /// Passes an item on to the application, noting when it is the session-ending error.
+    /// Passes an item on to the application, giving its bytes back to the incoming budget and
+    /// noting when it is the session-ending error.
     fn observe(&self, item: Option<Result<Frame>>) -> Option<Result<Frame>> {
+        if let Some(item) = &item {
+            let cost = incoming_cost(item);
+            let before = self.incoming_bytes.fetch_sub(cost, Ordering::AcqRel);
+            if before >= self.settings.incoming_budget {
+                // the driver may be holding back reads for this: room again
+                self.driver_waker.wake();
+            }
+        }
         if let Some(Err(error)) = &item
             && error.close_reason().is_some()
             && let Some(seen) = self.terminal.lock().ok().and_then(|mut slot| slot.take())
@@ -60,8 +95,15 @@ impl Shared {
         item
     }
 
-    fn closed_error(&self) -> Error {
-        Error::closed(self.outcome.borrow().clone())
+    /// The error for a session that is closing or closed, with its close reason: waits (bounded
+    /// by the close timeout) for the outcome, so an error saying "closed" always comes with the
+    /// reason `try_close_reason` reports from then on.
+    async fn closed_error(&self) -> Error {
+        let bound = self.settings.close_timeout + Duration::from_secs(2);
+        match tokio::time::timeout(bound, self.wait_outcome()).await {
+            Ok(reason) => Error::closed(Some(reason)),
+            Err(_) => Error::closed(self.outcome.borrow().clone()),
+        }
     }
 
     async fn wait_outcome(&self) -> CloseReason {
@@ -212,12 +254,16 @@ impl<C: ContentConverter> Session<C> {
         }
     }
 
-    /// Queues a frame for sending. Returns once the driver has room for it (backpressure);
-    /// frames are written in order and flushed as soon as the queue runs empty.
+    /// Queues a frame for sending. Returns once the session has room for it (backpressure):
+    /// it waits while the outgoing budget (`outgoing_budget` bytes accepted and not yet
+    /// written) or the outgoing queue (`channel_capacity` frames) is full. Frames are written in
+    /// order and flushed as soon as the queue runs empty.
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Closed`](crate::ErrorKind::Closed) once the session is closing or closed.
+    /// [`ErrorKind::Closed`](crate::ErrorKind::Closed) once the session is closing or closed;
+    /// the error carries the close reason (it waits, bounded by the close timeout, for a close
+    /// under way to end).
     ///
     /// # Cancel safety
     ///
@@ -426,12 +472,19 @@ impl<C> fmt::Debug for Sender<C> {
 impl<C: ContentConverter> Sender<C> {
     async fn command(&self, command: Command) -> Result<()> {
         if self.shared.closing.load(Ordering::Acquire) {
-            return Err(self.shared.closed_error());
+            return Err(self.shared.closed_error().await);
         }
-        self.commands
-            .send(command)
-            .await
-            .map_err(|_| self.shared.closed_error())
+        match self.commands.send(command).await {
+            Ok(()) => Ok(()),
+            Err(_) => Err(self.shared.closed_error().await),
+        }
+    }
+
+    /// Takes a frame's cost from the outgoing budget, waiting while it is spent. The permit
+    /// goes back by itself if the frame is not queued after all.
+    async fn budget(&self, frame: &Frame) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        let cost = self.shared.settings.outgoing_cost(frame.len());
+        self.shared.outgoing.acquire_many(cost).await.ok()
     }
 
     /// Like [`send`](Sender::send) for a data frame, but hands the frame back when the session
@@ -440,8 +493,15 @@ impl<C: ContentConverter> Sender<C> {
         if self.shared.closing.load(Ordering::Acquire) {
             return Err(frame);
         }
+        let Some(permit) = self.budget(&frame).await else {
+            return Err(frame);
+        };
         match self.commands.send(Command::Send(to_message(frame))).await {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                // the driver gives the bytes back once the frame is written
+                permit.forget();
+                Ok(())
+            }
             Err(mpsc::error::SendError(Command::Send(message))) => Err(from_message(message)),
             Err(mpsc::error::SendError(_)) => Ok(()),
         }
@@ -472,7 +532,16 @@ impl<C: ContentConverter> Sender<C> {
                 .close(reason.unwrap_or_else(|| CloseReason::normal("")))
                 .await;
         }
-        self.command(Command::Send(to_message(frame))).await
+        if self.shared.closing.load(Ordering::Acquire) {
+            return Err(self.shared.closed_error().await);
+        }
+        let Some(permit) = self.budget(&frame).await else {
+            return Err(self.shared.closed_error().await);
+        };
+        self.command(Command::Send(to_message(frame))).await?;
+        // the driver gives the bytes back once the frame is written
+        permit.forget();
+        Ok(())
     }
 
     /// Sends a Text frame.
@@ -524,7 +593,10 @@ impl<C: ContentConverter> Sender<C> {
     pub async fn flush(&self) -> Result<()> {
         let (tx, rx) = oneshot::channel();
         self.command(Command::Flush(tx)).await?;
-        rx.await.map_err(|_| self.shared.closed_error())
+        match rx.await {
+            Ok(()) => Ok(()),
+            Err(_) => Err(self.shared.closed_error().await),
+        }
     }
 
     /// Closes the session; see [`Session::close`].
@@ -611,7 +683,7 @@ impl<C: ContentConverter> Receiver<C> {
     async fn next_frame(&mut self) -> Result<Frame> {
         match self.receive().await {
             Some(item) => item,
-            None => Err(self.shared.closed_error()),
+            None => Err(self.shared.closed_error().await),
         }
     }
 
