@@ -213,9 +213,10 @@ impl<C: ContentConverter> ClientBuilder<C> {
         self
     }
 
-    /// Trusts only the roots added with `add_root_certificate_*`, not the webpki roots.
+    /// Whether the built-in webpki roots are trusted besides those added with
+    /// `add_root_certificate_*`; `false` trusts only the added ones.
     ///
-    /// Default: `false`.
+    /// Default: `true`.
     pub fn tls_built_in_roots(mut self, enabled: bool) -> Self {
         self.tls.only_extra_roots = !enabled;
         self
