@@ -25,11 +25,36 @@ pub async fn within<F: Future>(what: &str, future: F) -> F::Output {
 }
 
 /// A background server task, aborted when dropped.
+///
+/// A handler that panics (a failed assertion, an `unwrap`) fails the test that started the
+/// server: [`Guard::finish`] waits for the running handlers and re-raises the first panic, and
+/// dropping the guard panics with every handler panic seen so far.
 #[derive(Debug)]
 pub struct Guard {
     /// The address it listens on.
     pub addr: SocketAddr,
-    task: JoinHandle<()>,
+    task: Option<JoinHandle<()>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    panics: Panics,
+}
+
+/// The panics of a server's handlers, and a count to wait on.
+#[derive(Debug, Default, Clone)]
+struct Panics {
+    messages: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    count: std::sync::Arc<tokio::sync::watch::Sender<usize>>,
+}
+
+impl Panics {
+    fn push(&self, message: String) {
+        let mut messages = self.messages.lock().unwrap();
+        messages.push(message);
+        self.count.send_replace(messages.len());
+    }
+
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.messages.lock().unwrap())
+    }
 }
 
 impl Guard {
@@ -37,15 +62,59 @@ impl Guard {
     pub fn url(&self, path: &str) -> String {
         format!("ws://{}{path}", self.addr)
     }
+
+    /// Stops accepting, waits (at most [`WAIT`]) for every running handler to return, and
+    /// panics with the first handler panic, if any: call it at the end of a test whose server
+    /// handler asserts something.
+    pub async fn finish(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            within("the server handlers to return", task)
+                .await
+                .expect("server task");
+        }
+        let panics = self.panics.take();
+        if let Some(first) = panics.first() {
+            panic!("server handler panicked ({} in all): {first}", panics.len());
+        }
+    }
+
+    /// Waits (at most [`WAIT`]) until a handler has panicked.
+    pub async fn handler_panicked(&self) {
+        let mut count = self.panics.count.subscribe();
+        within("a handler panic", count.wait_for(|n| *n > 0))
+            .await
+            .expect("the server's panic record");
+    }
 }
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+        let panics = self.panics.take();
+        if !panics.is_empty() && !std::thread::panicking() {
+            panic!("server handler panicked: {panics:?}");
+        }
     }
 }
 
-/// Binds 127.0.0.1:0 and runs `handler` for every accepted TCP connection.
+fn panic_message(error: tokio::task::JoinError) -> Option<String> {
+    let payload = error.try_into_panic().ok()?;
+    Some(
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic with a non-string payload".to_owned()),
+    )
+}
+
+/// Binds 127.0.0.1:0 and runs `handler` for every accepted TCP connection. A handler's panic
+/// fails the test (see [`Guard`]).
 pub async fn tcp_server<F, Fut>(handler: F) -> Guard
 where
     F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
@@ -55,13 +124,41 @@ where
         .await
         .expect("bind loopback");
     let addr = listener.local_addr().expect("local addr");
+    let panics = Panics::default();
+    let seen = panics.clone();
+    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let mut conns = tokio::task::JoinSet::new();
-        while let Ok((tcp, _)) = listener.accept().await {
-            conns.spawn(handler(tcp));
+        let record = |done: Result<(), tokio::task::JoinError>| {
+            if let Err(error) = done
+                && let Some(message) = panic_message(error)
+            {
+                seen.push(message);
+            }
+        };
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((tcp, _)) => {
+                        conns.spawn(handler(tcp));
+                    }
+                    Err(_) => break,
+                },
+                Some(done) = conns.join_next(), if !conns.is_empty() => record(done),
+                _ = &mut stopped => break,
+            }
+        }
+        drop(listener);
+        while let Some(done) = conns.join_next().await {
+            record(done);
         }
     });
-    Guard { addr, task }
+    Guard {
+        addr,
+        task: Some(task),
+        stop: Some(stop),
+        panics,
+    }
 }
 
 /// A typed-ws server that runs `handler` on every accepted session.
