@@ -56,7 +56,14 @@ async fn a_pong_during_the_close_handshake_keeps_the_close_deadline() {
     )
     .await
     .unwrap();
-    assert_eq!(session.try_close_reason(), Some(CloseReason::normal("bye")));
+    // the peer never answered the close: 1006, with what we sent kept (RFC 6455 7.1.5)
+    assert_eq!(
+        session.try_close_reason(),
+        Some(CloseReason::new(
+            CloseCode::ABNORMAL,
+            "close not acknowledged by the peer (sent 1000 \"bye\")"
+        ))
+    );
     drop(hold_tx);
 }
 
