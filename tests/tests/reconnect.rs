@@ -455,11 +455,12 @@ async fn no_reconnect_after_a_normal_close_by_either_side() {
 async fn gives_up_after_max_attempts_and_says_why() {
     let (backend, mut seen) = backend().await;
     let mut relay = Relay::start(0, backend.addr).await;
+    let port = relay.port;
     let client = Client::builder().ping_interval(None).build();
     let mut session = within(
         "connect",
         client
-            .reconnecting(format!("ws://127.0.0.1:{}/", relay.port))
+            .reconnecting(format!("ws://127.0.0.1:{port}/"))
             .policy(
                 Backoff::exponential(Duration::from_millis(5), Duration::from_millis(5))
                     .max_attempts(2),
@@ -468,12 +469,59 @@ async fn gives_up_after_max_attempts_and_says_why() {
     )
     .await
     .unwrap();
+    let mut events = collect(session.events());
     expect_seen(&mut seen, Seen::Connected(None)).await;
     relay.kill().await;
     assert!(within("end", session.receive()).await.is_none());
     let reason = within("reason", session.close_reason()).await;
     assert_eq!(reason.code, CloseCode::ABNORMAL, "{reason}");
-    assert!(reason.reason.contains("could not connect"), "{reason}");
+    assert!(
+        reason
+            .reason
+            .contains(&format!("could not connect to 127.0.0.1:{port}")),
+        "says why: {reason}"
+    );
+    // exactly max_attempts retries, each a failed connect, then the end
+    let mut log = Vec::new();
+    next_matching(&mut events, &mut log, "closed", |e| {
+        matches!(e, Event::Closed { .. })
+    })
+    .await;
+    let retries: Vec<u32> = log
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::Reconnecting { attempt, .. } => Some(*attempt),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(retries, [1, 2], "{log:?}");
+    let failed_connects = log
+        .iter()
+        .filter(|(_, e)| {
+            matches!(
+                e,
+                Event::Reconnecting {
+                    cause: Cause::ConnectFailed {
+                        kind: ErrorKind::Connect,
+                        ..
+                    },
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(
+        failed_connects, 1,
+        "retry 1 follows the loss, retry 2 a refused connect: {log:?}"
+    );
+    assert!(
+        matches!(log.last(), Some((_, Event::Closed { reason: r })) if *r == reason),
+        "{log:?}"
+    );
+    assert!(
+        seen.try_recv().is_err(),
+        "no other connection reached the server"
+    );
 }
 
 #[tokio::test]
@@ -509,18 +557,37 @@ async fn dropping_the_session_closes_the_connection_and_stops_the_supervisor() {
     let server = ws_server(Server::new(), move |mut session| {
         let tx = tx.clone();
         async move {
+            let _ = tx.send(None);
             while session.receive().await.is_some() {}
-            let _ = tx.send(session.close_reason().await);
+            let _ = tx.send(Some(session.close_reason().await));
         }
     })
     .await;
     let client = Client::builder().ping_interval(None).build();
-    let session = quick(&client, &server.url("/"), Outbox::Fail).await;
+    let mut session = quick(&client, &server.url("/"), Outbox::Fail).await;
+    let mut events = collect(session.events());
     let extra = session.sender();
+    assert_eq!(within("connected", rx.recv()).await, Some(None));
     drop(session);
     drop(extra);
     let seen = within("server saw the close", rx.recv()).await.unwrap();
-    assert_eq!(seen.code, CloseCode::NORMAL);
+    assert_eq!(seen.map(|r| r.code), Some(CloseCode::NORMAL));
+    // the supervisor ends: its event stream ends, after Closed and without a retry
+    let mut log = Vec::new();
+    while let Some(event) = within("the supervisor to stop", events.recv()).await {
+        log.push(event);
+    }
+    assert!(
+        matches!(log.last(), Some((_, Event::Closed { .. }))),
+        "{log:?}"
+    );
+    assert!(
+        !log.iter()
+            .any(|(_, e)| matches!(e, Event::Reconnecting { .. })),
+        "{log:?}"
+    );
+    drop(server);
+    assert!(rx.try_recv().is_err(), "no second connection");
 }
 
 #[tokio::test]
