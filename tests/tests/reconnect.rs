@@ -139,6 +139,8 @@ async fn reconnects_after_a_server_restart_replays_the_buffer_once_in_order_with
     let expected = policy.clone();
     let client = Client::builder().ping_interval(None).build();
     let url = format!("ws://127.0.0.1:{port}/feed");
+    // retry 3 connects only once the relay is back (no race with its backoff delay)
+    let (relay_up, relay_is_up) = tokio::sync::watch::channel(false);
     let mut session = within(
         "first connection",
         client
@@ -147,7 +149,11 @@ async fn reconnects_after_a_server_restart_replays_the_buffer_once_in_order_with
             .outbox(Outbox::Buffer { max_messages: 10 })
             .request_with(move |attempt| {
                 let url = url.clone();
+                let mut relay_is_up = relay_is_up.clone();
                 async move {
+                    if attempt == 3 {
+                        let _ = relay_is_up.wait_for(|up| *up).await;
+                    }
                     Request::builder()
                         .url(&url)
                         .header("Authorization", format!("Bearer token-{attempt}"))
@@ -192,6 +198,7 @@ async fn reconnects_after_a_server_restart_replays_the_buffer_once_in_order_with
     })
     .await;
     let _relay = Relay::start(port, backend.addr).await;
+    relay_up.send_replace(true);
     next_matching(&mut events, &mut log, "reconnected", |e| {
         matches!(e, Event::Connected { attempt: 3 })
     })
@@ -337,7 +344,9 @@ async fn the_buffer_is_bounded_while_disconnected() {
             .contains("outbox is full (2 messages, max_messages)"),
         "{err}"
     );
-    session.close(CloseReason::normal("")).await.unwrap();
+    within("close", session.close(CloseReason::normal("")))
+        .await
+        .unwrap();
 }
 
 async fn quick(client: &Client, url: &str, outbox: Outbox) -> typed_ws::ReconnectingSession {
@@ -407,9 +416,14 @@ async fn fail_and_drop_outbox_policies_behave_as_named() {
         ["after", "after too"],
         "the dropped message never arrives"
     );
-    drop(fail.close(CloseReason::normal("")).await);
-    drop(drop_.close(CloseReason::normal("")).await);
-    let _ = (fail.receive().await, drop_.receive().await);
+    within("close", fail.close(CloseReason::normal("")))
+        .await
+        .unwrap();
+    within("close", drop_.close(CloseReason::normal("")))
+        .await
+        .unwrap();
+    assert!(within("end", fail.receive()).await.is_none());
+    assert!(within("end", drop_.receive()).await.is_none());
 }
 
 #[tokio::test]
@@ -436,19 +450,29 @@ async fn no_reconnect_after_a_normal_close_by_either_side() {
     assert!(seen.try_recv().is_err(), "no second connection");
 
     let mut session = quick(&client, &backend.url("/"), Outbox::Fail).await;
+    let mut events = collect(session.events());
     expect_seen(&mut seen, Seen::Connected(None)).await;
-    session
-        .close(CloseReason::normal("client done"))
+    within("close", session.close(CloseReason::normal("client done")))
         .await
         .unwrap();
     assert!(within("end", session.receive()).await.is_none());
     let err = session.send_text("late").await.unwrap_err();
     assert!(err.is_closed(), "{err}");
-    tokio::time::sleep(Duration::from_millis(100)).await; // a reconnect would show up by now
+    // the supervisor has stopped once the event stream ends (the session holds the last
+    // other sender): no attempt was made after the user closed
+    drop(session);
+    let mut log = Vec::new();
+    while let Some(event) = within("the supervisor to stop", events.recv()).await {
+        log.push(event);
+    }
     assert!(
-        seen.try_recv().is_err(),
-        "no reconnect after the user closed"
+        !log.iter().any(|(_, e)| matches!(
+            e,
+            Event::Reconnecting { .. } | Event::Connecting { attempt: 1.. }
+        )),
+        "no reconnect after the user closed: {log:?}"
     );
+    assert!(seen.try_recv().is_err(), "no second connection");
 }
 
 #[tokio::test]
@@ -621,8 +645,13 @@ async fn max_elapsed_counts_from_the_loss_not_from_the_connect() {
     .unwrap();
     let mut events = collect(session.events());
     let mut log = Vec::new();
-    // a connection that lived longer than max_elapsed
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (connected_at, _) = next_matching(&mut events, &mut log, "connected", |e| {
+        matches!(e, Event::Connected { attempt: 0 })
+    })
+    .await;
+    // the scenario itself, not a synchronisation: the connection must outlive max_elapsed
+    // (200 ms) before it is lost
+    tokio::time::sleep_until(connected_at + Duration::from_millis(300)).await;
     release_tx.send(true).unwrap();
     next_matching(&mut events, &mut log, "reconnected", |e| {
         matches!(e, Event::Connected { attempt: 1 } | Event::Closed { .. })
