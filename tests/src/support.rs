@@ -473,3 +473,44 @@ pub fn spawn_peer(program: &std::path::Path, args: &[&str]) -> (Child, u16) {
         .unwrap_or_else(|_| panic!("{} printed {line:?}, not a port", program.display()));
     (child, port)
 }
+
+/// A TCP relay on a fixed port in front of `backend`; `kill` drops every connection.
+#[derive(Debug)]
+pub struct Relay {
+    /// The port it listens on (the same after a restart).
+    pub port: u16,
+    tasks: std::sync::Arc<std::sync::Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Relay {
+    /// Listens on 127.0.0.1:`port` (0: any) and relays every connection to `backend`.
+    pub async fn start(port: u16, backend: std::net::SocketAddr) -> Relay {
+        let listener = TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("bind relay");
+        let port = listener.local_addr().expect("addr").port();
+        let tasks = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let conns = std::sync::Arc::clone(&tasks);
+        let accept = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let relay = tokio::spawn(async move {
+                    if let Ok(mut upstream) = tokio::net::TcpStream::connect(backend).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                    }
+                });
+                conns.lock().unwrap().push(relay);
+            }
+        });
+        tasks.lock().unwrap().push(accept);
+        Relay { port, tasks }
+    }
+
+    /// Drops every relayed connection (no close frame) and frees the port.
+    pub async fn kill(&mut self) {
+        let tasks: Vec<_> = self.tasks.lock().unwrap().drain(..).collect();
+        for task in tasks {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}

@@ -6,20 +6,18 @@
 //! a test without socket I/O (the paused clock auto-advances past in-flight loopback I/O, so
 //! it cannot time a live connection), and as lower bounds in the live kill/restart test.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use typed_ws::server::Server;
 use typed_ws::{
     Backoff, Cause, Client, CloseCode, CloseReason, ErrorKind, Event, Outbox, ReconnectPolicy,
     Request,
 };
-use typed_ws_tests::support::{Guard, within, ws_server};
+use typed_ws_tests::support::{Guard, Relay, within, ws_server};
 
 #[derive(Debug, PartialEq)]
 enum Seen {
@@ -52,43 +50,6 @@ async fn backend() -> (Guard, mpsc::UnboundedReceiver<Seen>) {
     })
     .await;
     (guard, rx)
-}
-
-/// A TCP relay on a fixed port in front of `backend`; `kill` drops every connection.
-struct Relay {
-    port: u16,
-    tasks: std::sync::Arc<std::sync::Mutex<Vec<JoinHandle<()>>>>,
-}
-
-impl Relay {
-    async fn start(port: u16, backend: SocketAddr) -> Relay {
-        let listener = TcpListener::bind(("127.0.0.1", port))
-            .await
-            .expect("bind relay");
-        let port = listener.local_addr().expect("addr").port();
-        let tasks = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let conns = std::sync::Arc::clone(&tasks);
-        let accept = tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                let relay = tokio::spawn(async move {
-                    if let Ok(mut upstream) = tokio::net::TcpStream::connect(backend).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
-                    }
-                });
-                conns.lock().unwrap().push(relay);
-            }
-        });
-        tasks.lock().unwrap().push(accept);
-        Relay { port, tasks }
-    }
-
-    async fn kill(&mut self) {
-        let tasks: Vec<_> = self.tasks.lock().unwrap().drain(..).collect();
-        for task in tasks {
-            task.abort();
-            let _ = task.await;
-        }
-    }
 }
 
 /// Collects events with the (paused) time they were seen.
