@@ -12,11 +12,15 @@ Two gates, both must hold:
    as long as the new run's value is one of them.
 
     check.py INDEX_JSON --agent typed-ws --expected autobahn/expected-results.json \
-        [--cases '1.*' '2.*' ...] [--summary-md FILE] [--bless]
+        [--cases '1.*' '2.*' ...] [--summary-md FILE] [--bless [--allow-downgrade]]
 
 --cases restricts the expected results to the matching case ids (the wss run covers 1.*-10.*).
---bless writes the run's results as the new expected file, only when gate 1 holds.
-Exit status: 0 when both gates hold, 1 on any failure, 2 on bad input.
+--bless writes the run's results as the new expected file, only when gate 1 holds. It prints
+the per-case diff against the expected file first, and refuses (writing nothing) when any case
+got worse (its behavior or behaviorClose moved down the ORDER below, or it is missing from the
+run) unless --allow-downgrade says the downgrade is intended.
+Exit status: 0 when both gates hold (or the bless was written), 1 on any failure or a refused
+bless, 2 on bad input.
 """
 import argparse
 import fnmatch
@@ -31,6 +35,38 @@ UNIMPLEMENTED_OK = ("12.", "13.")
 IGNORED_FIELDS = {"duration"}
 ORDER = ["OK", "NON-STRICT", "INFORMATIONAL", "UNIMPLEMENTED", "WRONG CODE", "UNCLEAN",
          "FAILED BY CLIENT", "FAILED"]
+
+
+def rank(outcome):
+    """Position in ORDER (lower is better); unknown outcomes rank last."""
+    return ORDER.index(outcome) if outcome in ORDER else len(ORDER)
+
+
+def best(value):
+    """The best of an expected value that may be a list of accepted values."""
+    return min(value, key=rank) if isinstance(value, list) else value
+
+
+def diff(expected, actual, expected_name):
+    """Per-case differences as (case_id, line, is_downgrade), in case order."""
+    out = []
+    for case_id in sorted(set(expected) | set(actual), key=case_key):
+        if case_id not in actual:
+            out.append((case_id, "  %s: missing from this run (expected %s)"
+                        % (case_id, expected[case_id].get("behavior")), True))
+        elif case_id not in expected:
+            out.append((case_id, "  %s: not in %s (got %s)"
+                        % (case_id, expected_name, actual[case_id].get("behavior")), False))
+        else:
+            want, got = comparable(expected[case_id]), comparable(actual[case_id])
+            changed = sorted(k for k in set(want) | set(got) if not matches(want.get(k), got.get(k)))
+            if changed:
+                worse = any(rank(got.get(k)) > rank(best(want.get(k)))
+                            for k in ("behavior", "behaviorClose") if k in changed)
+                out.append((case_id, "  %s: %s%s" % (case_id, ", ".join(
+                    "%s %s -> %s" % (k, want.get(k), got.get(k)) for k in changed),
+                    "  (DOWNGRADE)" if worse else ""), worse))
+    return out
 
 
 def case_key(case_id):
@@ -114,7 +150,12 @@ def main():
     parser.add_argument("--cases", nargs="*", default=None, help="case id patterns (fnmatch)")
     parser.add_argument("--summary-md", help="also write the summary table to this file")
     parser.add_argument("--bless", action="store_true", help="write the expected file")
+    parser.add_argument("--allow-downgrade", action="store_true",
+                        help="with --bless: write it even when cases got worse")
     args = parser.parse_args()
+    if args.allow_downgrade and not args.bless:
+        print("--allow-downgrade only goes with --bless")
+        return 2
 
     try:
         with open(args.index) as f:
@@ -160,13 +201,30 @@ def main():
             return 2
         try:
             previous = load_expected(args.expected)
-        except (OSError, ValueError):
+        except FileNotFoundError:
             previous = {}
+        except (OSError, ValueError) as e:
+            print("cannot read %s: %s (not blessing over it)" % (args.expected, e))
+            return 2
+        changes = diff(previous, actual, args.expected)
+        downgrades = [line for _, line, worse in changes if worse]
+        if changes:
+            print("\n%d case(s) change in %s:" % (len(changes), args.expected))
+            print("\n".join(line for _, line, _ in changes))
+        else:
+            print("\nno case changes in %s" % args.expected)
+        if downgrades and not args.allow_downgrade:
+            print("\nREFUSED: %d case(s) got worse; nothing written. If that is intended, "
+                  "bless with --bless --allow-downgrade and say why in the commit."
+                  % len(downgrades))
+            return 1
         blessed = {args.agent: {c: blessed_entry(previous.get(c), actual[c])
                                 for c in sorted(actual, key=case_key)}}
         with open(args.expected, "w") as f:
             f.write(format_expected(blessed))
-        print("\nblessed %d cases into %s" % (len(actual), args.expected))
+        print("\nblessed %d cases into %s%s" % (
+            len(actual), args.expected,
+            " (%d downgrade(s) allowed)" % len(downgrades) if downgrades else ""))
         return 0
 
     try:
@@ -175,20 +233,7 @@ def main():
         print("cannot read %s: %s" % (args.expected, e))
         return 2
 
-    diffs = []
-    for case_id in sorted(set(expected) | set(actual), key=case_key):
-        if case_id not in actual:
-            diffs.append("  %s: missing from this run (expected %s)"
-                         % (case_id, expected[case_id].get("behavior")))
-        elif case_id not in expected:
-            diffs.append("  %s: not in %s (got %s)"
-                         % (case_id, args.expected, actual[case_id].get("behavior")))
-        else:
-            want, got = comparable(expected[case_id]), comparable(actual[case_id])
-            changed = sorted(k for k in set(want) | set(got) if not matches(want.get(k), got.get(k)))
-            if changed:
-                diffs.append("  %s: %s" % (case_id, ", ".join(
-                    "%s %s -> %s" % (k, want.get(k), got.get(k)) for k in changed)))
+    diffs = [line for _, line, _ in diff(expected, actual, args.expected)]
     if diffs:
         print("\nFAIL: %d case(s) differ from %s:" % (len(diffs), args.expected))
         print("\n".join(diffs))

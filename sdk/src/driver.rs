@@ -129,6 +129,8 @@ pub(crate) struct Driver<S> {
     /// Our side of the TCP connection is shut down (a server that failed the connection closes
     /// the TCP connection first, RFC 6455 7.1.1, once its close frame is out).
     shut_down: bool,
+    /// The peer's close frame arrived (its own close, or the answer to ours).
+    close_received: bool,
     /// Set by `poll_read` when the socket had nothing (its waker is registered).
     read_pending: bool,
     /// Woken by the socket's read readiness only: the socket is polled again only then, not
@@ -218,6 +220,7 @@ where
             failing: None,
             discarding: false,
             shut_down: false,
+            close_received: false,
             read_pending: false,
             read_signal: Arc::clone(&read_signal),
             read_waker: std::task::Waker::from(read_signal),
@@ -541,6 +544,7 @@ where
                     Some(frame) => CloseReason::new(u16::from(frame.code), frame.reason.as_str()),
                     None => CloseReason::new(CloseCode::NO_STATUS, ""),
                 };
+                self.close_received = true;
                 if self.phase == Phase::Open {
                     debug!(code = reason.code.0, reason = %reason.reason, "peer closed");
                     // tungstenite queued the echo; flush it, then wait for the end of stream
@@ -649,6 +653,8 @@ where
             self.deliver(Err(Error::new(ErrorKind::Io, format!("{what}: {error}"))
                 .with_source(error)
                 .with_close(reason)));
+        } else if self.phase == Phase::Closing {
+            self.close_unacknowledged();
         }
         self.dirty = false;
         self.phase = Phase::Done;
@@ -668,8 +674,29 @@ where
             .with_close(reason.clone())));
             self.outcome = Some(reason);
             self.dirty = false;
+        } else if self.phase == Phase::Closing {
+            self.close_unacknowledged();
         }
         self.phase = Phase::Done;
+    }
+
+    /// The connection ended after we sent a close frame (not a failure's: those keep their
+    /// code) but before the peer's close frame arrived: RFC 6455 7.1.5 calls that 1006; the
+    /// reason keeps what we sent.
+    fn close_unacknowledged(&mut self) {
+        if !self.close_received
+            && !self.discarding
+            && let Some(sent) = self.outcome.take()
+        {
+            debug!("the peer never acknowledged our close");
+            self.outcome = Some(CloseReason::new(
+                CloseCode::ABNORMAL,
+                format!(
+                    "close not acknowledged by the peer (sent {} {:?})",
+                    sent.code.0, sent.reason
+                ),
+            ));
+        }
     }
 
     /// Fails the connection: sends a close frame with `reason` (flushed for at most a second),
@@ -986,6 +1013,7 @@ where
                 self.phase = Phase::Done;
             } else if self.phase != Phase::Open {
                 debug!("peer did not finish the close handshake in time");
+                self.close_unacknowledged();
                 self.reading = false;
                 self.dirty = false;
                 self.phase = Phase::Done;

@@ -379,6 +379,12 @@ impl<C: ContentConverter> Session<C> {
     /// Starts the close handshake with `reason` and waits (bounded by `close_timeout`) for
     /// the peer's close frame. Closing a closed session does nothing.
     ///
+    /// When the peer answers with its close frame, [`close_reason`](Self::close_reason) is
+    /// `reason`. When it never does (`close_timeout` passes, or it drops the connection
+    /// first), the close handshake did not complete and `close_reason` is 1006 (RFC 6455
+    /// 7.1.5) with a reason that keeps what was sent, e.g.
+    /// `close not acknowledged by the peer (sent 1000 "bye")`.
+    ///
     /// # Errors
     ///
     /// None today; the `Result` leaves room for reporting a failed close.
@@ -386,10 +392,12 @@ impl<C: ContentConverter> Session<C> {
         self.sender.close(reason).await
     }
 
-    /// How the session ended: the reason we sent when we closed, the peer's code and reason
-    /// when it closed (1005 if its close frame had none), 1006 when the connection was lost
-    /// without a close frame, 1011 "ping timeout", 1009 too big, 1002/1007 protocol errors.
-    /// Waits until the session has ended.
+    /// How the session ended: the reason we sent when we closed and the peer answered, the
+    /// peer's code and reason when it closed (1005 if its close frame had none), 1006 when the
+    /// connection was lost without a close frame — including after our own close that the
+    /// peer never answered (reason `close not acknowledged by the peer (sent CODE "REASON")`)
+    /// — 1011 "ping timeout", 1009 too big, 1002/1007 protocol errors (these failures keep
+    /// their code whether or not the peer answers). Waits until the session has ended.
     pub async fn close_reason(&self) -> CloseReason {
         self.sender.shared.wait_outcome().await
     }

@@ -25,11 +25,36 @@ pub async fn within<F: Future>(what: &str, future: F) -> F::Output {
 }
 
 /// A background server task, aborted when dropped.
+///
+/// A handler that panics (a failed assertion, an `unwrap`) fails the test that started the
+/// server: [`Guard::finish`] waits for the running handlers and re-raises the first panic, and
+/// dropping the guard panics with every handler panic seen so far.
 #[derive(Debug)]
 pub struct Guard {
     /// The address it listens on.
     pub addr: SocketAddr,
-    task: JoinHandle<()>,
+    task: Option<JoinHandle<()>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    panics: Panics,
+}
+
+/// The panics of a server's handlers, and a count to wait on.
+#[derive(Debug, Default, Clone)]
+struct Panics {
+    messages: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    count: std::sync::Arc<tokio::sync::watch::Sender<usize>>,
+}
+
+impl Panics {
+    fn push(&self, message: String) {
+        let mut messages = self.messages.lock().unwrap();
+        messages.push(message);
+        self.count.send_replace(messages.len());
+    }
+
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.messages.lock().unwrap())
+    }
 }
 
 impl Guard {
@@ -37,15 +62,59 @@ impl Guard {
     pub fn url(&self, path: &str) -> String {
         format!("ws://{}{path}", self.addr)
     }
+
+    /// Stops accepting, waits (at most [`WAIT`]) for every running handler to return, and
+    /// panics with the first handler panic, if any: call it at the end of a test whose server
+    /// handler asserts something.
+    pub async fn finish(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            within("the server handlers to return", task)
+                .await
+                .expect("server task");
+        }
+        let panics = self.panics.take();
+        if let Some(first) = panics.first() {
+            panic!("server handler panicked ({} in all): {first}", panics.len());
+        }
+    }
+
+    /// Waits (at most [`WAIT`]) until a handler has panicked.
+    pub async fn handler_panicked(&self) {
+        let mut count = self.panics.count.subscribe();
+        within("a handler panic", count.wait_for(|n| *n > 0))
+            .await
+            .expect("the server's panic record");
+    }
 }
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+        let panics = self.panics.take();
+        if !panics.is_empty() && !std::thread::panicking() {
+            panic!("server handler panicked: {panics:?}");
+        }
     }
 }
 
-/// Binds 127.0.0.1:0 and runs `handler` for every accepted TCP connection.
+fn panic_message(error: tokio::task::JoinError) -> Option<String> {
+    let payload = error.try_into_panic().ok()?;
+    Some(
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic with a non-string payload".to_owned()),
+    )
+}
+
+/// Binds 127.0.0.1:0 and runs `handler` for every accepted TCP connection. A handler's panic
+/// fails the test (see [`Guard`]).
 pub async fn tcp_server<F, Fut>(handler: F) -> Guard
 where
     F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
@@ -55,13 +124,41 @@ where
         .await
         .expect("bind loopback");
     let addr = listener.local_addr().expect("local addr");
+    let panics = Panics::default();
+    let seen = panics.clone();
+    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let mut conns = tokio::task::JoinSet::new();
-        while let Ok((tcp, _)) = listener.accept().await {
-            conns.spawn(handler(tcp));
+        let record = |done: Result<(), tokio::task::JoinError>| {
+            if let Err(error) = done
+                && let Some(message) = panic_message(error)
+            {
+                seen.push(message);
+            }
+        };
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((tcp, _)) => {
+                        conns.spawn(handler(tcp));
+                    }
+                    Err(_) => break,
+                },
+                Some(done) = conns.join_next(), if !conns.is_empty() => record(done),
+                _ = &mut stopped => break,
+            }
+        }
+        drop(listener);
+        while let Some(done) = conns.join_next().await {
+            record(done);
         }
     });
-    Guard { addr, task }
+    Guard {
+        addr,
+        task: Some(task),
+        stop: Some(stop),
+        panics,
+    }
 }
 
 /// A typed-ws server that runs `handler` on every accepted session.
@@ -204,7 +301,9 @@ pub async fn read_until_close(tcp: &mut TcpStream) -> (Vec<String>, Option<u16>)
     }
 }
 
-async fn read_client_frame(tcp: &mut TcpStream) -> Option<(u8, Vec<u8>)> {
+/// Reads one client frame (unmasking it): its opcode and payload, `None` once the connection
+/// ended or broke.
+pub async fn read_client_frame(tcp: &mut TcpStream) -> Option<(u8, Vec<u8>)> {
     let mut head = [0u8; 2];
     tcp.read_exact(&mut head).await.ok()?;
     let opcode = head[0] & 0x0f;
@@ -298,10 +397,27 @@ pub async fn wait_for_port(child: &mut Child, port: u16) {
 pub async fn connect_proxy(
     required: Option<String>,
 ) -> (Guard, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    let (guard, heads, _carried) = routing_connect_proxy(required, None).await;
+    (guard, heads)
+}
+
+/// [`connect_proxy`] that tunnels every CONNECT to `route` when given (whatever target it
+/// names: a test can name a target only the proxy can reach), and reports each tunnel's
+/// bytes (client to target, target to client) on the second channel when it ends.
+pub async fn routing_connect_proxy(
+    required: Option<String>,
+    route: Option<SocketAddr>,
+) -> (
+    Guard,
+    tokio::sync::mpsc::UnboundedReceiver<String>,
+    tokio::sync::mpsc::UnboundedReceiver<(u64, u64)>,
+) {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let (carried_tx, carried_rx) = tokio::sync::mpsc::unbounded_channel();
     let guard = tcp_server(move |mut client| {
         let required = required.clone();
         let tx = tx.clone();
+        let carried_tx = carried_tx.clone();
         async move {
             let Ok(head) = read_head(&mut client).await else {
                 return;
@@ -329,7 +445,11 @@ pub async fn connect_proxy(
                 .and_then(|l| l.split_whitespace().nth(1))
                 .unwrap_or_default()
                 .to_owned();
-            let Ok(mut upstream) = TcpStream::connect(target.as_str()).await else {
+            let upstream = match route {
+                Some(route) => TcpStream::connect(route).await,
+                None => TcpStream::connect(target.as_str()).await,
+            };
+            let Ok(mut upstream) = upstream else {
                 let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n").await;
                 return;
             };
@@ -337,13 +457,148 @@ pub async fn connect_proxy(
                 .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
                 .await
                 .is_ok()
+                && let Ok(carried) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await
             {
-                let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                let _ = carried_tx.send(carried);
             }
         }
     })
     .await;
+    (guard, rx, carried_rx)
+}
+
+/// What an in-process SOCKS5 proxy ([`socks5_proxy`]) saw on one connection.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Socks5Seen {
+    /// The authentication methods the client offered (0: none, 2: user/password).
+    pub methods: Vec<u8>,
+    /// The user name and password it sent, if it authenticated.
+    pub auth: Option<(String, String)>,
+    /// The address type of its CONNECT request: 1 IPv4, 3 domain name, 4 IPv6 (0: none).
+    pub atyp: u8,
+    /// The requested host: the address as text, or the domain name.
+    pub host: String,
+    /// The requested port.
+    pub port: u16,
+    /// Bytes tunnelled (client to target, target to client), once the tunnel ended.
+    pub carried: Option<(u64, u64)>,
+}
+
+/// How an in-process SOCKS5 proxy behaves.
+#[derive(Debug, Clone, Default)]
+pub struct Socks5Config {
+    /// Require this user name and password (method 2); `None`: no authentication (method 0).
+    pub auth: Option<(String, String)>,
+    /// Answer every CONNECT with this SOCKS5 failure code (1-8) instead of connecting.
+    pub fail_with: Option<u8>,
+    /// Tunnel every CONNECT here, whatever it names (a test can name a target only the proxy
+    /// can reach); `None`: connect to the requested address or name.
+    pub route: Option<SocketAddr>,
+}
+
+/// An in-process SOCKS5 proxy (RFC 1928, user/password per RFC 1929) on loopback, reporting
+/// what it saw on each connection when that connection ends.
+pub async fn socks5_proxy(
+    config: Socks5Config,
+) -> (Guard, tokio::sync::mpsc::UnboundedReceiver<Socks5Seen>) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let guard = tcp_server(move |mut client| {
+        let config = config.clone();
+        let tx = tx.clone();
+        async move {
+            let mut seen = Socks5Seen::default();
+            let _ = socks5_session(&mut client, &config, &mut seen).await;
+            let _ = tx.send(seen);
+        }
+    })
+    .await;
     (guard, rx)
+}
+
+async fn socks5_session(
+    client: &mut TcpStream,
+    config: &Socks5Config,
+    seen: &mut Socks5Seen,
+) -> std::io::Result<()> {
+    let mut head = [0u8; 2];
+    client.read_exact(&mut head).await?;
+    assert_eq!(head[0], 5, "a SOCKS5 greeting");
+    seen.methods = vec![0u8; usize::from(head[1])];
+    client.read_exact(&mut seen.methods).await?;
+    let wanted = if config.auth.is_some() { 2 } else { 0 };
+    if !seen.methods.contains(&wanted) {
+        return client.write_all(&[5, 0xff]).await;
+    }
+    client.write_all(&[5, wanted]).await?;
+    if let Some((user, pass)) = &config.auth {
+        let mut version_len = [0u8; 2];
+        client.read_exact(&mut version_len).await?;
+        assert_eq!(version_len[0], 1, "RFC 1929 version");
+        let mut name = vec![0u8; usize::from(version_len[1])];
+        client.read_exact(&mut name).await?;
+        let mut len = [0u8; 1];
+        client.read_exact(&mut len).await?;
+        let mut password = vec![0u8; usize::from(len[0])];
+        client.read_exact(&mut password).await?;
+        let given = (
+            String::from_utf8_lossy(&name).into_owned(),
+            String::from_utf8_lossy(&password).into_owned(),
+        );
+        let ok = given == (user.clone(), pass.clone());
+        seen.auth = Some(given);
+        client.write_all(&[1, u8::from(!ok)]).await?;
+        if !ok {
+            return Ok(());
+        }
+    }
+    let mut request = [0u8; 4];
+    client.read_exact(&mut request).await?;
+    assert_eq!(&request[..3], &[5, 1, 0], "a SOCKS5 CONNECT request");
+    seen.atyp = request[3];
+    seen.host = match request[3] {
+        1 => {
+            let mut ip = [0u8; 4];
+            client.read_exact(&mut ip).await?;
+            std::net::Ipv4Addr::from(ip).to_string()
+        }
+        4 => {
+            let mut ip = [0u8; 16];
+            client.read_exact(&mut ip).await?;
+            std::net::Ipv6Addr::from(ip).to_string()
+        }
+        3 => {
+            let mut len = [0u8; 1];
+            client.read_exact(&mut len).await?;
+            let mut name = vec![0u8; usize::from(len[0])];
+            client.read_exact(&mut name).await?;
+            String::from_utf8_lossy(&name).into_owned()
+        }
+        other => panic!("unknown SOCKS5 address type {other}"),
+    };
+    let mut port = [0u8; 2];
+    client.read_exact(&mut port).await?;
+    seen.port = u16::from_be_bytes(port);
+    let failure = |code: u8| [5, code, 0, 1, 0, 0, 0, 0, 0, 0];
+    if let Some(code) = config.fail_with {
+        return client.write_all(&failure(code)).await;
+    }
+    let upstream = match config.route {
+        Some(route) => TcpStream::connect(route).await,
+        None => TcpStream::connect((seen.host.as_str(), seen.port)).await,
+    };
+    let Ok(mut upstream) = upstream else {
+        return client.write_all(&failure(5)).await;
+    };
+    let bound = upstream.local_addr()?;
+    let mut reply = vec![5, 0, 0, 1];
+    match bound.ip() {
+        std::net::IpAddr::V4(ip) => reply.extend_from_slice(&ip.octets()),
+        std::net::IpAddr::V6(_) => reply.extend_from_slice(&[0, 0, 0, 0]),
+    }
+    reply.extend_from_slice(&bound.port().to_be_bytes());
+    client.write_all(&reply).await?;
+    seen.carried = Some(tokio::io::copy_bidirectional(client, &mut upstream).await?);
+    Ok(())
 }
 
 /// Starts a peer program that prints the port it listens on as its first stdout line, and
@@ -373,4 +628,45 @@ pub fn spawn_peer(program: &std::path::Path, args: &[&str]) -> (Child, u16) {
         .parse()
         .unwrap_or_else(|_| panic!("{} printed {line:?}, not a port", program.display()));
     (child, port)
+}
+
+/// A TCP relay on a fixed port in front of `backend`; `kill` drops every connection.
+#[derive(Debug)]
+pub struct Relay {
+    /// The port it listens on (the same after a restart).
+    pub port: u16,
+    tasks: std::sync::Arc<std::sync::Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Relay {
+    /// Listens on 127.0.0.1:`port` (0: any) and relays every connection to `backend`.
+    pub async fn start(port: u16, backend: std::net::SocketAddr) -> Relay {
+        let listener = TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("bind relay");
+        let port = listener.local_addr().expect("addr").port();
+        let tasks = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let conns = std::sync::Arc::clone(&tasks);
+        let accept = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let relay = tokio::spawn(async move {
+                    if let Ok(mut upstream) = tokio::net::TcpStream::connect(backend).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                    }
+                });
+                conns.lock().unwrap().push(relay);
+            }
+        });
+        tasks.lock().unwrap().push(accept);
+        Relay { port, tasks }
+    }
+
+    /// Drops every relayed connection (no close frame) and frees the port.
+    pub async fn kill(&mut self) {
+        let tasks: Vec<_> = self.tasks.lock().unwrap().drain(..).collect();
+        for task in tasks {
+            task.abort();
+            let _ = task.await;
+        }
+    }
 }

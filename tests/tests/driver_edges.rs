@@ -33,7 +33,13 @@ async fn a_pong_during_the_close_handshake_keeps_the_close_deadline() {
     tokio::spawn(async move {
         let (tcp, _) = listener.accept().await.unwrap();
         let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
-        while !matches!(ws.next().await, Some(Ok(Message::Ping(_)))) {}
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Ping(_))) => break,
+                Some(Ok(_)) => {}
+                other => panic!("the client's ping never came: {other:?}"),
+            }
+        }
         let _ = ping_tx.send(());
         // once the client's close frame has arrived, flush the pong (next() does) and read
         // the close, but never echo it
@@ -56,7 +62,14 @@ async fn a_pong_during_the_close_handshake_keeps_the_close_deadline() {
     )
     .await
     .unwrap();
-    assert_eq!(session.try_close_reason(), Some(CloseReason::normal("bye")));
+    // the peer never answered the close: 1006, with what we sent kept (RFC 6455 7.1.5)
+    assert_eq!(
+        session.try_close_reason(),
+        Some(CloseReason::new(
+            CloseCode::ABNORMAL,
+            "close not acknowledged by the peer (sent 1000 \"bye\")"
+        ))
+    );
     drop(hold_tx);
 }
 
@@ -176,16 +189,20 @@ async fn close_is_bounded_when_the_peer_stops_reading_and_queued_data_cannot_lea
         let big = bytes::Bytes::from(vec![0u8; 1 << 20]);
         while sender.send(Frame::Binary(big.clone())).await.is_ok() {}
     });
-    // wait until a send blocks: the socket and every queue are full
-    loop {
-        let probe = session.send_binary(vec![1u8; 1 << 20]);
-        if tokio::time::timeout(Duration::from_millis(200), probe)
-            .await
-            .is_err()
-        {
-            break;
+    // wait until a send blocks: the socket and every queue are full (no event says so: a
+    // probe send that waits 200 ms is taken as blocked; the whole wait is bounded)
+    within("a send to block", async {
+        loop {
+            let probe = session.send_binary(vec![1u8; 1 << 20]);
+            if tokio::time::timeout(Duration::from_millis(200), probe)
+                .await
+                .is_err()
+            {
+                break;
+            }
         }
-    }
+    })
+    .await;
     within("close", session.close(CloseReason::normal("bye")))
         .await
         .unwrap();

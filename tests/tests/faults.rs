@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use typed_ws::server::Server;
@@ -96,8 +96,10 @@ async fn after_failing_the_client_leaves_closing_the_connection_to_the_server() 
     // not close with unread data pending (that sends a reset, which can destroy the close
     // frame in flight), so it reads and discards until the server closes.
     let (tx, mut seen) = mpsc::unbounded_channel();
+    let (release, released) = tokio::sync::watch::channel(false);
     let server = tcp_server(move |mut tcp| {
         let tx = tx.clone();
+        let mut released = released.clone();
         async move {
             if raw_upgrade(&mut tcp).await.is_err() {
                 return;
@@ -108,12 +110,15 @@ async fn after_failing_the_client_leaves_closing_the_connection_to_the_server() 
             }
             let _ = tcp.write_all(&bytes).await;
             let code = read_close_code(&mut tcp).await;
-            // still connected: the client waits for us to close
+            // still connected: nothing (no end of stream, no reset) follows the close frame
             let mut byte = [0u8; 1];
-            let still_open = tokio::time::timeout(Duration::from_millis(300), tcp.read(&mut byte))
-                .await
-                .is_err();
+            let still_open = matches!(
+                tcp.try_read(&mut byte),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
+            );
             let _ = tx.send((code, still_open));
+            // the server closes first, when the test says so
+            let _ = released.wait_for(|r| *r).await;
         }
     })
     .await;
@@ -125,10 +130,23 @@ async fn after_failing_the_client_leaves_closing_the_connection_to_the_server() 
         .unwrap()
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Protocol, "{err}");
+    let sender = session.sender();
     drop(session);
     let (code, still_open) = within("peer", seen.recv()).await.unwrap();
     assert_eq!(code, Some(1002));
     assert!(still_open, "the client closed the TCP connection first");
+    assert_eq!(
+        futures_util::FutureExt::now_or_never(sender.close_reason()),
+        None,
+        "the client's session waits for the server to close"
+    );
+    release.send_replace(true);
+    assert_eq!(
+        within("the end once the server closed", sender.close_reason())
+            .await
+            .code,
+        CloseCode::PROTOCOL_ERROR
+    );
 }
 
 #[tokio::test]

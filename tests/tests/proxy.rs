@@ -1,5 +1,8 @@
 //! ws and wss through proxies: a third-party proxy (pproxy, HTTP CONNECT and SOCKS5, with
-//! authentication) installed by scripts/test, and a minimal in-process CONNECT proxy.
+//! authentication) installed by scripts/test, and in-process CONNECT and SOCKS5 proxies that
+//! record what they saw. The in-process proxies tunnel to the echo server whatever target
+//! they are asked for, and the tests name a target the client cannot reach itself (a
+//! `.invalid` name, or a closed port): a session that works went through the proxy.
 
 use std::process::{Command, Stdio};
 
@@ -7,7 +10,8 @@ use typed_ws::server::Server;
 use typed_ws::{Client, ErrorKind};
 use typed_ws_examples::tls::self_signed;
 use typed_ws_tests::support::{
-    Child, connect_proxy, echo_server, free_port, peer, tls_echo_server, wait_for_port, within,
+    Child, Socks5Config, Socks5Seen, connect_proxy, echo_server, free_port, peer,
+    routing_connect_proxy, socks5_proxy, tls_echo_server, wait_for_port, within,
 };
 
 /// pproxy listening for both HTTP CONNECT and SOCKS5 on one port, requiring `user:pass`.
@@ -126,4 +130,194 @@ async fn bad_proxy_url_is_a_config_error() {
         err.to_string().contains("unsupported proxy scheme"),
         "{err}"
     );
+}
+
+/// A target only the proxies can reach: a name that never resolves.
+const UNREACHABLE_NAME: &str = "backend.invalid";
+
+fn assert_carried(carried: Option<(u64, u64)>) {
+    let (up, down) = carried.expect("the tunnel ended");
+    // at least the upgrade request and the masked message one way, the 101 and the echo
+    // the other
+    assert!(
+        up > 150 && down > 100,
+        "bytes carried: {up} up, {down} down"
+    );
+}
+
+#[tokio::test]
+async fn in_process_connect_proxy_carries_a_session_to_a_target_only_it_can_reach() {
+    let plain = echo_server(Server::new()).await;
+    let (proxy, mut heads, mut carried) =
+        routing_connect_proxy(Some("Basic dXNlcjpwYXNz".into()), Some(plain.addr)).await;
+    let client = Client::builder()
+        .proxy(&format!("http://user:pass@{}", proxy.addr))
+        .build();
+    let port = free_port();
+    echo_through(&client, format!("ws://{UNREACHABLE_NAME}:{port}/x")).await;
+    let head = within("proxy head", heads.recv()).await.unwrap();
+    assert!(
+        head.starts_with(&format!("CONNECT {UNREACHABLE_NAME}:{port} HTTP/1.1\r\n")),
+        "{head}"
+    );
+    assert_carried(within("the tunnel's bytes", carried.recv()).await);
+    // and without the proxy the same URL cannot work
+    let err = within(
+        "direct",
+        Client::new().web_socket_session(format!("ws://{UNREACHABLE_NAME}:{port}/x")),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Connect, "{err}");
+    proxy.finish().await;
+}
+
+fn with_auth() -> Socks5Config {
+    Socks5Config {
+        auth: Some(("user".into(), "s3cret".into())),
+        ..Socks5Config::default()
+    }
+}
+
+#[tokio::test]
+async fn socks5h_sends_the_name_atyp_3_and_authenticates() {
+    let plain = echo_server(Server::new()).await;
+    let (proxy, mut seen) = socks5_proxy(Socks5Config {
+        route: Some(plain.addr),
+        ..with_auth()
+    })
+    .await;
+    let client = Client::builder()
+        .proxy(&format!("socks5h://user:s3cret@{}", proxy.addr))
+        .build();
+    let port = free_port();
+    echo_through(&client, format!("ws://{UNREACHABLE_NAME}:{port}/x")).await;
+    let seen = within("the proxy's record", seen.recv()).await.unwrap();
+    assert_eq!(seen.methods, [0, 2], "offered: none, user/password");
+    assert_eq!(seen.auth, Some(("user".into(), "s3cret".into())));
+    assert_eq!(seen.atyp, 3, "socks5h: the proxy resolves the name");
+    assert_eq!((seen.host.as_str(), seen.port), (UNREACHABLE_NAME, port));
+    assert_carried(seen.carried);
+    proxy.finish().await;
+}
+
+#[tokio::test]
+async fn socks5_resolves_locally_and_sends_an_address() {
+    let plain = echo_server(Server::new()).await;
+    let (proxy, mut records) = socks5_proxy(Socks5Config {
+        route: Some(plain.addr),
+        ..Socks5Config::default()
+    })
+    .await;
+    let client = Client::builder()
+        .proxy(&format!("socks5://{}", proxy.addr))
+        .build();
+    // "localhost" resolves here; the port is closed, so only the proxy's route reaches the
+    // echo server
+    let port = free_port();
+    echo_through(&client, format!("ws://localhost:{port}/x")).await;
+    let seen = within("the proxy's record", records.recv()).await.unwrap();
+    assert_eq!(seen.methods, [0], "no credentials: only method 0 offered");
+    assert_eq!(seen.auth, None);
+    assert!(
+        (seen.atyp == 1 && seen.host == "127.0.0.1") || (seen.atyp == 4 && seen.host == "::1"),
+        "socks5: an address resolved by the client, not the name: {seen:?}"
+    );
+    assert_eq!(seen.port, port);
+    assert_carried(seen.carried);
+    // a name only the proxy could resolve fails here, before any CONNECT request
+    let err = within(
+        "unresolvable",
+        client.web_socket_session(format!("ws://{UNREACHABLE_NAME}:{port}/x")),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Connect, "{err}");
+    assert!(
+        err.to_string()
+            .contains(&format!("could not resolve {UNREACHABLE_NAME}")),
+        "{err}"
+    );
+    let seen = within("the proxy's record", records.recv()).await.unwrap();
+    assert_eq!(
+        seen.atyp, 0,
+        "no CONNECT request reached the proxy: {seen:?}"
+    );
+    proxy.finish().await;
+}
+
+/// Connects through a SOCKS5 proxy configured as `config` with `proxy_url` (`{}`: its
+/// address) and returns the error and what the proxy saw.
+async fn socks5_refusal(config: Socks5Config, proxy_url: &str) -> (typed_ws::Error, Socks5Seen) {
+    let (proxy, mut records) = socks5_proxy(config).await;
+    let client = Client::builder()
+        .proxy(&proxy_url.replace("{}", &proxy.addr.to_string()))
+        .build();
+    let err = within(
+        "refusal",
+        client.web_socket_session(format!("ws://{UNREACHABLE_NAME}:{}/", free_port())),
+    )
+    .await
+    .unwrap_err();
+    let seen = within("the proxy's record", records.recv()).await.unwrap();
+    proxy.finish().await;
+    (err, seen)
+}
+
+#[tokio::test]
+async fn socks5_error_replies_are_clear_connect_errors() {
+    let (err, seen) = socks5_refusal(
+        Socks5Config {
+            fail_with: Some(5),
+            ..Socks5Config::default()
+        },
+        "socks5h://{}",
+    )
+    .await;
+    assert_eq!(err.kind(), ErrorKind::Connect, "{err}");
+    assert!(
+        err.to_string().contains(&format!(
+            "the SOCKS5 proxy could not reach {UNREACHABLE_NAME}:{}: connection refused",
+            seen.port
+        )),
+        "{err}"
+    );
+    assert_eq!(seen.atyp, 3);
+
+    let (err, _) = socks5_refusal(
+        Socks5Config {
+            fail_with: Some(2),
+            ..Socks5Config::default()
+        },
+        "socks5h://{}",
+    )
+    .await;
+    assert!(
+        err.to_string()
+            .contains("connection not allowed by ruleset"),
+        "{err}"
+    );
+
+    let (err, seen) = socks5_refusal(with_auth(), "socks5h://user:wrong@{}").await;
+    assert_eq!(err.kind(), ErrorKind::Connect, "{err}");
+    assert!(
+        err.to_string()
+            .contains("the SOCKS5 proxy rejected the user name or password"),
+        "{err}"
+    );
+    assert!(
+        !err.to_string().contains("wrong"),
+        "credentials leaked: {err}"
+    );
+    assert_eq!(seen.auth, Some(("user".into(), "wrong".into())));
+    assert_eq!(seen.atyp, 0, "no CONNECT after a failed login");
+
+    let (err, seen) = socks5_refusal(with_auth(), "socks5h://{}").await;
+    assert_eq!(err.kind(), ErrorKind::Connect, "{err}");
+    assert!(
+        err.to_string()
+            .contains("the SOCKS5 proxy accepts none of our authentication methods"),
+        "{err}"
+    );
+    assert_eq!(seen.methods, [0]);
 }

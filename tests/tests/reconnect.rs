@@ -6,20 +6,18 @@
 //! a test without socket I/O (the paused clock auto-advances past in-flight loopback I/O, so
 //! it cannot time a live connection), and as lower bounds in the live kill/restart test.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use typed_ws::server::Server;
 use typed_ws::{
     Backoff, Cause, Client, CloseCode, CloseReason, ErrorKind, Event, Outbox, ReconnectPolicy,
     Request,
 };
-use typed_ws_tests::support::{Guard, within, ws_server};
+use typed_ws_tests::support::{Guard, Relay, within, ws_server};
 
 #[derive(Debug, PartialEq)]
 enum Seen {
@@ -52,43 +50,6 @@ async fn backend() -> (Guard, mpsc::UnboundedReceiver<Seen>) {
     })
     .await;
     (guard, rx)
-}
-
-/// A TCP relay on a fixed port in front of `backend`; `kill` drops every connection.
-struct Relay {
-    port: u16,
-    tasks: std::sync::Arc<std::sync::Mutex<Vec<JoinHandle<()>>>>,
-}
-
-impl Relay {
-    async fn start(port: u16, backend: SocketAddr) -> Relay {
-        let listener = TcpListener::bind(("127.0.0.1", port))
-            .await
-            .expect("bind relay");
-        let port = listener.local_addr().expect("addr").port();
-        let tasks = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let conns = std::sync::Arc::clone(&tasks);
-        let accept = tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                let relay = tokio::spawn(async move {
-                    if let Ok(mut upstream) = tokio::net::TcpStream::connect(backend).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
-                    }
-                });
-                conns.lock().unwrap().push(relay);
-            }
-        });
-        tasks.lock().unwrap().push(accept);
-        Relay { port, tasks }
-    }
-
-    async fn kill(&mut self) {
-        let tasks: Vec<_> = self.tasks.lock().unwrap().drain(..).collect();
-        for task in tasks {
-            task.abort();
-            let _ = task.await;
-        }
-    }
 }
 
 /// Collects events with the (paused) time they were seen.
@@ -139,6 +100,8 @@ async fn reconnects_after_a_server_restart_replays_the_buffer_once_in_order_with
     let expected = policy.clone();
     let client = Client::builder().ping_interval(None).build();
     let url = format!("ws://127.0.0.1:{port}/feed");
+    // retry 3 connects only once the relay is back (no race with its backoff delay)
+    let (relay_up, relay_is_up) = tokio::sync::watch::channel(false);
     let mut session = within(
         "first connection",
         client
@@ -147,7 +110,11 @@ async fn reconnects_after_a_server_restart_replays_the_buffer_once_in_order_with
             .outbox(Outbox::Buffer { max_messages: 10 })
             .request_with(move |attempt| {
                 let url = url.clone();
+                let mut relay_is_up = relay_is_up.clone();
                 async move {
+                    if attempt == 3 {
+                        let _ = relay_is_up.wait_for(|up| *up).await;
+                    }
                     Request::builder()
                         .url(&url)
                         .header("Authorization", format!("Bearer token-{attempt}"))
@@ -192,6 +159,7 @@ async fn reconnects_after_a_server_restart_replays_the_buffer_once_in_order_with
     })
     .await;
     let _relay = Relay::start(port, backend.addr).await;
+    relay_up.send_replace(true);
     next_matching(&mut events, &mut log, "reconnected", |e| {
         matches!(e, Event::Connected { attempt: 3 })
     })
@@ -337,7 +305,9 @@ async fn the_buffer_is_bounded_while_disconnected() {
             .contains("outbox is full (2 messages, max_messages)"),
         "{err}"
     );
-    session.close(CloseReason::normal("")).await.unwrap();
+    within("close", session.close(CloseReason::normal("")))
+        .await
+        .unwrap();
 }
 
 async fn quick(client: &Client, url: &str, outbox: Outbox) -> typed_ws::ReconnectingSession {
@@ -407,9 +377,14 @@ async fn fail_and_drop_outbox_policies_behave_as_named() {
         ["after", "after too"],
         "the dropped message never arrives"
     );
-    drop(fail.close(CloseReason::normal("")).await);
-    drop(drop_.close(CloseReason::normal("")).await);
-    let _ = (fail.receive().await, drop_.receive().await);
+    within("close", fail.close(CloseReason::normal("")))
+        .await
+        .unwrap();
+    within("close", drop_.close(CloseReason::normal("")))
+        .await
+        .unwrap();
+    assert!(within("end", fail.receive()).await.is_none());
+    assert!(within("end", drop_.receive()).await.is_none());
 }
 
 #[tokio::test]
@@ -436,30 +411,41 @@ async fn no_reconnect_after_a_normal_close_by_either_side() {
     assert!(seen.try_recv().is_err(), "no second connection");
 
     let mut session = quick(&client, &backend.url("/"), Outbox::Fail).await;
+    let mut events = collect(session.events());
     expect_seen(&mut seen, Seen::Connected(None)).await;
-    session
-        .close(CloseReason::normal("client done"))
+    within("close", session.close(CloseReason::normal("client done")))
         .await
         .unwrap();
     assert!(within("end", session.receive()).await.is_none());
     let err = session.send_text("late").await.unwrap_err();
     assert!(err.is_closed(), "{err}");
-    tokio::time::sleep(Duration::from_millis(100)).await; // a reconnect would show up by now
+    // the supervisor has stopped once the event stream ends (the session holds the last
+    // other sender): no attempt was made after the user closed
+    drop(session);
+    let mut log = Vec::new();
+    while let Some(event) = within("the supervisor to stop", events.recv()).await {
+        log.push(event);
+    }
     assert!(
-        seen.try_recv().is_err(),
-        "no reconnect after the user closed"
+        !log.iter().any(|(_, e)| matches!(
+            e,
+            Event::Reconnecting { .. } | Event::Connecting { attempt: 1.. }
+        )),
+        "no reconnect after the user closed: {log:?}"
     );
+    assert!(seen.try_recv().is_err(), "no second connection");
 }
 
 #[tokio::test]
 async fn gives_up_after_max_attempts_and_says_why() {
     let (backend, mut seen) = backend().await;
     let mut relay = Relay::start(0, backend.addr).await;
+    let port = relay.port;
     let client = Client::builder().ping_interval(None).build();
     let mut session = within(
         "connect",
         client
-            .reconnecting(format!("ws://127.0.0.1:{}/", relay.port))
+            .reconnecting(format!("ws://127.0.0.1:{port}/"))
             .policy(
                 Backoff::exponential(Duration::from_millis(5), Duration::from_millis(5))
                     .max_attempts(2),
@@ -468,12 +454,59 @@ async fn gives_up_after_max_attempts_and_says_why() {
     )
     .await
     .unwrap();
+    let mut events = collect(session.events());
     expect_seen(&mut seen, Seen::Connected(None)).await;
     relay.kill().await;
     assert!(within("end", session.receive()).await.is_none());
     let reason = within("reason", session.close_reason()).await;
     assert_eq!(reason.code, CloseCode::ABNORMAL, "{reason}");
-    assert!(reason.reason.contains("could not connect"), "{reason}");
+    assert!(
+        reason
+            .reason
+            .contains(&format!("could not connect to 127.0.0.1:{port}")),
+        "says why: {reason}"
+    );
+    // exactly max_attempts retries, each a failed connect, then the end
+    let mut log = Vec::new();
+    next_matching(&mut events, &mut log, "closed", |e| {
+        matches!(e, Event::Closed { .. })
+    })
+    .await;
+    let retries: Vec<u32> = log
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::Reconnecting { attempt, .. } => Some(*attempt),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(retries, [1, 2], "{log:?}");
+    let failed_connects = log
+        .iter()
+        .filter(|(_, e)| {
+            matches!(
+                e,
+                Event::Reconnecting {
+                    cause: Cause::ConnectFailed {
+                        kind: ErrorKind::Connect,
+                        ..
+                    },
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(
+        failed_connects, 1,
+        "retry 1 follows the loss, retry 2 a refused connect: {log:?}"
+    );
+    assert!(
+        matches!(log.last(), Some((_, Event::Closed { reason: r })) if *r == reason),
+        "{log:?}"
+    );
+    assert!(
+        seen.try_recv().is_err(),
+        "no other connection reached the server"
+    );
 }
 
 #[tokio::test]
@@ -509,18 +542,37 @@ async fn dropping_the_session_closes_the_connection_and_stops_the_supervisor() {
     let server = ws_server(Server::new(), move |mut session| {
         let tx = tx.clone();
         async move {
+            let _ = tx.send(None);
             while session.receive().await.is_some() {}
-            let _ = tx.send(session.close_reason().await);
+            let _ = tx.send(Some(session.close_reason().await));
         }
     })
     .await;
     let client = Client::builder().ping_interval(None).build();
-    let session = quick(&client, &server.url("/"), Outbox::Fail).await;
+    let mut session = quick(&client, &server.url("/"), Outbox::Fail).await;
+    let mut events = collect(session.events());
     let extra = session.sender();
+    assert_eq!(within("connected", rx.recv()).await, Some(None));
     drop(session);
     drop(extra);
     let seen = within("server saw the close", rx.recv()).await.unwrap();
-    assert_eq!(seen.code, CloseCode::NORMAL);
+    assert_eq!(seen.map(|r| r.code), Some(CloseCode::NORMAL));
+    // the supervisor ends: its event stream ends, after Closed and without a retry
+    let mut log = Vec::new();
+    while let Some(event) = within("the supervisor to stop", events.recv()).await {
+        log.push(event);
+    }
+    assert!(
+        matches!(log.last(), Some((_, Event::Closed { .. }))),
+        "{log:?}"
+    );
+    assert!(
+        !log.iter()
+            .any(|(_, e)| matches!(e, Event::Reconnecting { .. })),
+        "{log:?}"
+    );
+    drop(server);
+    assert!(rx.try_recv().is_err(), "no second connection");
 }
 
 #[tokio::test]
@@ -554,8 +606,13 @@ async fn max_elapsed_counts_from_the_loss_not_from_the_connect() {
     .unwrap();
     let mut events = collect(session.events());
     let mut log = Vec::new();
-    // a connection that lived longer than max_elapsed
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (connected_at, _) = next_matching(&mut events, &mut log, "connected", |e| {
+        matches!(e, Event::Connected { attempt: 0 })
+    })
+    .await;
+    // the scenario itself, not a synchronisation: the connection must outlive max_elapsed
+    // (200 ms) before it is lost
+    tokio::time::sleep_until(connected_at + Duration::from_millis(300)).await;
     release_tx.send(true).unwrap();
     next_matching(&mut events, &mut log, "reconnected", |e| {
         matches!(e, Event::Connected { attempt: 1 } | Event::Closed { .. })

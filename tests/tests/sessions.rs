@@ -259,7 +259,7 @@ async fn receive_is_cancel_safe() {
 }
 
 #[tokio::test]
-async fn raw_session_sees_control_frames_and_has_no_pinger() {
+async fn raw_session_sees_control_frames() {
     let server = echo_server(Server::new()).await;
     let client = Client::builder()
         .ping_interval(Duration::from_millis(50))
@@ -270,20 +270,103 @@ async fn raw_session_sees_control_frames_and_has_no_pinger() {
     raw.send(Frame::Ping(vec![7u8].into())).await.unwrap();
     let pong = within("pong", raw.receive()).await.unwrap().unwrap();
     assert_eq!(pong, Frame::Pong(vec![7u8].into()));
-    // with a 50 ms interval a pinger would have produced pongs by now: a raw session has none
     raw.send_text("after").await.unwrap();
     let next = within("echo", raw.receive()).await.unwrap().unwrap();
     assert_eq!(next, Frame::Text("after".into()));
 }
 
 #[tokio::test]
-async fn peer_close_is_echoed_and_reported() {
-    let server = ws_server(Server::new(), |session| async move {
-        session
-            .close(CloseReason::new(4000u16, "go away"))
-            .await
-            .unwrap();
+async fn raw_session_has_no_pinger_while_a_normal_session_pings() {
+    // a hand-rolled server reports every client frame with the name its connection sent
+    // first; a normal session opened after the raw one pings once a ping interval has passed
+    // for both, and only then does the raw session say "done": no ping may precede it
+    let (tx, mut frames) = tokio::sync::mpsc::unbounded_channel();
+    let server = typed_ws_tests::support::tcp_server(move |mut tcp| {
+        let tx = tx.clone();
+        async move {
+            typed_ws_tests::support::raw_upgrade(&mut tcp)
+                .await
+                .unwrap();
+            let mut name = String::new();
+            while let Some((opcode, payload)) =
+                typed_ws_tests::support::read_client_frame(&mut tcp).await
+            {
+                if name.is_empty() && opcode == 0x1 {
+                    name = String::from_utf8(payload.clone()).unwrap();
+                }
+                let _ = tx.send((name.clone(), opcode, payload));
+                if opcode == 0x8 {
+                    break;
+                }
+            }
+        }
     })
+    .await;
+    let client = Client::builder()
+        .ping_interval(Duration::from_millis(50))
+        .pong_timeout(Duration::from_secs(60))
+        .build();
+    let raw = within(
+        "connect raw",
+        client.web_socket_raw_session(server.url("/")),
+    )
+    .await
+    .unwrap();
+    raw.send_text("raw").await.unwrap();
+    let normal = within("connect normal", client.web_socket_session(server.url("/")))
+        .await
+        .unwrap();
+    normal.send_text("normal").await.unwrap();
+    let mut seen = Vec::new();
+    within("the normal session's ping", async {
+        while !seen.iter().any(|(n, op, _)| n == "normal" && *op == 0x9) {
+            seen.push(frames.recv().await.unwrap());
+        }
+    })
+    .await;
+    raw.send_text("done").await.unwrap();
+    within("the raw session's done", async {
+        while !seen
+            .iter()
+            .any(|(n, op, p)| n == "raw" && *op == 0x1 && p == b"done")
+        {
+            seen.push(frames.recv().await.unwrap());
+        }
+    })
+    .await;
+    let raw_frames: Vec<u8> = seen
+        .iter()
+        .filter(|(n, _, _)| n == "raw")
+        .map(|(_, op, _)| *op)
+        .collect();
+    assert_eq!(
+        raw_frames,
+        [0x1, 0x1],
+        "the raw session sent only its two texts"
+    );
+    drop((raw, normal));
+}
+
+#[tokio::test]
+async fn peer_close_is_echoed_and_reported() {
+    // the server's side asserts the echo: its close handshake completed (with an unanswered
+    // close its close_reason would be 1006 "close not acknowledged")
+    let server = ws_server(
+        Server::builder()
+            .close_timeout(Duration::from_secs(2))
+            .build(),
+        |session| async move {
+            session
+                .close(CloseReason::new(4000u16, "go away"))
+                .await
+                .unwrap();
+            assert_eq!(
+                session.close_reason().await,
+                CloseReason::new(4000u16, "go away"),
+                "the client echoed the close"
+            );
+        },
+    )
     .await;
     let mut session = within("connect", Client::new().web_socket_session(server.url("/")))
         .await
@@ -291,6 +374,7 @@ async fn peer_close_is_echoed_and_reported() {
     assert!(within("end", session.receive()).await.is_none());
     let why = within("reason", session.close_reason()).await;
     assert_eq!(why, CloseReason::new(4000u16, "go away"));
+    server.finish().await;
 }
 
 #[tokio::test]

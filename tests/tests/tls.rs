@@ -114,3 +114,35 @@ async fn bad_root_pem_is_a_config_error() {
     assert_eq!(err.kind(), ErrorKind::Config, "{err}");
     assert!(err.to_string().contains("PEM"), "{err}");
 }
+
+#[tokio::test]
+async fn a_hostname_mismatch_is_a_tls_error() {
+    // a trusted certificate issued for another name (native-tls: sdk/tests/native_tls.rs)
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let generated = rcgen::generate_simple_self_signed(vec!["other.test".to_owned()]).unwrap();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        generated.signing_key.serialize_der(),
+    ));
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![CertificateDer::from(generated.cert.der().to_vec())],
+            key,
+        )
+        .unwrap();
+    let server = tls_echo_server(tokio_rustls::TlsAcceptor::from(Arc::new(config))).await;
+    let client = Client::builder()
+        .tls_built_in_roots(false)
+        .add_root_certificate_pem(generated.cert.pem())
+        .build();
+    let url = format!("wss://localhost:{}/", server.addr.port());
+    let err = within("refusal", client.web_socket_session(url))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
+    let text = err.to_string();
+    assert!(text.contains("TLS handshake with localhost failed"), "{text}");
+    assert!(text.contains("not valid for name \"localhost\""), "{text}");
+}
