@@ -37,6 +37,8 @@
 //! (a plain GET, an unsupported version), 431 (too many headers, head too large), 505 (not
 //! HTTP/1.1). No request header, query or token is ever logged.
 
+#[cfg(feature = "axum")]
+mod axum;
 mod handshake;
 mod hook;
 mod serve;
@@ -54,6 +56,8 @@ use crate::session::{Handshake, Session};
 use crate::settings::{Settings, session_setters};
 use crate::{Json, start_session};
 
+#[cfg(feature = "axum")]
+pub use self::axum::WebSocketUpgrade;
 pub(crate) use self::hook::ConnectionData;
 pub use self::hook::{Accepted, Refusal, RefusalBody, UpgradeRequest};
 pub use self::serve::Serve;
