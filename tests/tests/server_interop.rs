@@ -184,3 +184,194 @@ async fn node_ws_client_ws() {
 async fn node_ws_client_wss() {
     run_client("typed_server_client.js", true).await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Malformed upgrades: typed-ws's answers next to Python websockets' and Node ws's
+// (docs/CONFORMANCE.md; print the table with `-- --nocapture`)
+
+/// The malformed requests, each with the status typed-ws answers.
+fn malformed_requests() -> Vec<(&'static str, Vec<u8>, u16)> {
+    let valid = "Host: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+    let without = |name: &str| -> String {
+        valid
+            .split_inclusive("\r\n")
+            .filter(|l| !l.starts_with(name))
+            .collect()
+    };
+    let get = |headers: &str| format!("GET /echo HTTP/1.1\r\n{headers}\r\n").into_bytes();
+    let many = |count: usize| {
+        let extra: String = (0..count).map(|i| format!("X-H{i}: v\r\n")).collect();
+        get(&format!("{valid}{extra}"))
+    };
+    let big = |bytes: usize| get(&format!("{valid}X-Big: {}\r\n", "a".repeat(bytes)));
+    vec![
+        (
+            "plain GET (no upgrade headers)",
+            get("Host: 127.0.0.1\r\n"),
+            426,
+        ),
+        ("no `Upgrade: websocket`", get(&without("Upgrade:")), 426),
+        (
+            "no `Connection: Upgrade`",
+            get(&without("Connection:")),
+            400,
+        ),
+        (
+            "no Sec-WebSocket-Key",
+            get(&without("Sec-WebSocket-Key")),
+            400,
+        ),
+        (
+            "Sec-WebSocket-Key not 16 bytes",
+            get(&format!(
+                "{}Sec-WebSocket-Key: c2hvcnQ=\r\n",
+                without("Sec-WebSocket-Key")
+            )),
+            400,
+        ),
+        (
+            "no Sec-WebSocket-Version",
+            get(&without("Sec-WebSocket-Version")),
+            400,
+        ),
+        (
+            "Sec-WebSocket-Version: 8",
+            get(&valid.replace("Version: 13", "Version: 8")),
+            426,
+        ),
+        ("no Host", get(&without("Host")), 400),
+        (
+            "POST",
+            format!("POST /echo HTTP/1.1\r\n{valid}\r\n").into_bytes(),
+            405,
+        ),
+        (
+            "HTTP/1.0",
+            format!("GET /echo HTTP/1.0\r\n{valid}\r\n").into_bytes(),
+            505,
+        ),
+        (
+            "HTTP/2.0 in the request line",
+            format!("GET /echo HTTP/2.0\r\n{valid}\r\n").into_bytes(),
+            505,
+        ),
+        (
+            "not HTTP (TLS-like bytes)",
+            b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n".to_vec(),
+            400,
+        ),
+        ("200 headers", many(200), 431),
+        ("10,000 headers", many(10_000), 431),
+        ("one 64 KiB header", big(64 << 10), 431),
+        ("1 MiB of headers", big(1 << 20), 431),
+        (
+            "100 KiB request line",
+            format!("GET /{} HTTP/1.1\r\n{valid}\r\n", "a".repeat(100 << 10)).into_bytes(),
+            414,
+        ),
+    ]
+}
+
+/// Sends `request` (written concurrently, so an early answer is not lost to our own write
+/// failing) and describes what came back: the status, and whether the server closed.
+async fn probe(port: u16, request: Vec<u8>) -> (Option<u16>, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let tcp = within(
+        "connect",
+        tokio::net::TcpStream::connect(("127.0.0.1", port)),
+    )
+    .await
+    .expect("connect");
+    let (mut read, mut write) = tcp.into_split();
+    let writer = tokio::spawn(async move {
+        let _ = write.write_all(&request).await;
+        write
+    });
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 4096];
+    // a bounded measurement window: a server that neither answers nor closes is reported so
+    let outcome = tokio::time::timeout(std::time::Duration::from_secs(3), async {
+        loop {
+            match read.read(&mut chunk).await {
+                Ok(0) => return "closed",
+                Ok(n) => got.extend_from_slice(&chunk[..n]),
+                Err(_) => return "reset",
+            }
+        }
+    })
+    .await
+    .unwrap_or("kept open");
+    writer.abort();
+    let text = String::from_utf8_lossy(&got);
+    let status = text
+        .strip_prefix("HTTP/1.1 ")
+        .or_else(|| text.strip_prefix("HTTP/1.0 "))
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok());
+    let description = match status {
+        Some(status) => format!("{status}, {outcome}"),
+        None if got.is_empty() => format!("no answer, {outcome}"),
+        None => format!("non-HTTP bytes, {outcome}"),
+    };
+    (status, description)
+}
+
+/// A peer server printing its port on its first line of stdout; killed by PID on drop.
+struct PeerProcess {
+    _child: tokio::process::Child,
+}
+
+async fn start_peer(script: &str) -> (PeerProcess, u16) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = peer_command(script)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the peer server");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let line = within(&format!("{script} to print its port"), lines.next_line())
+        .await
+        .expect("read the port")
+        .expect("the peer exited before printing its port");
+    let port = line.trim().parse().expect("a port number");
+    (PeerProcess { _child: child }, port)
+}
+
+#[tokio::test]
+#[ignore = "needs peers: run scripts/test"]
+async fn malformed_upgrades_next_to_python_websockets_and_node_ws() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let ours = listener.local_addr().expect("addr").port();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(
+        Server::new()
+            .serve(listener, typed_ws_tests::support::echo)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .into_future(),
+    );
+    let (python, python_port) = start_peer("websockets_server.py").await;
+    let (node, node_port) = start_peer("ws_server.js").await;
+
+    println!("| request | typed-ws | Python websockets 15 | Node ws 8 |");
+    println!("|---|---|---|---|");
+    for (what, request, want) in malformed_requests() {
+        let (status, typed) = probe(ours, request.clone()).await;
+        let (_, py) = probe(python_port, request.clone()).await;
+        let (_, js) = probe(node_port, request).await;
+        println!("| {what} | {typed} | {py} | {js} |");
+        assert_eq!(status, Some(want), "typed-ws's answer to {what}: {typed}");
+        assert!(
+            typed.ends_with("closed"),
+            "typed-ws closes after {what}: {typed}"
+        );
+    }
+    let _ = stop.send(());
+    within("serve to return", server)
+        .await
+        .expect("serve task")
+        .expect("serve");
+    drop((python, node));
+}
