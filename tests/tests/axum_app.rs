@@ -141,6 +141,134 @@ async fn the_axum_route_answers_like_the_standalone_server() {
     assert!(!answer.contains(" 101 "), "{answer}");
 }
 
+#[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+struct Count {
+    n: u32,
+}
+
+#[tokio::test]
+async fn an_axum_route_negotiates_converters_and_tells_the_hook_the_peer_address() {
+    use axum::extract::State;
+    use axum::response::Response;
+    use axum::routing::get;
+    use typed_ws::server::{Accepted, Server, WebSocketUpgrade};
+    use typed_ws::{Chosen, ContentConverter, Frame, Json, MessagePack, Offer, Session};
+
+    #[derive(Debug)]
+    struct Peer(SocketAddr);
+
+    type Negotiated = Chosen<MessagePack, Json>;
+    async fn count(
+        State(server): State<Server<Negotiated>>,
+        upgrade: WebSocketUpgrade,
+    ) -> Response {
+        upgrade.on_upgrade(&server, async |mut session: Session<Negotiated>| {
+            let peer = session.handshake().data::<Peer>().map(|p| p.0);
+            let _ = session.send_text(format!("peer {peer:?}")).await;
+            while let Ok(count) = session.receive_deserialized::<Count>().await {
+                let _ = session.send_serialized(&Count { n: count.n + 1 }).await;
+            }
+        })
+    }
+
+    let server = Server::builder()
+        .negotiate(Offer::new("v1.msgpack", MessagePack::default()).or("v1.json", Json::default()))
+        .before_upgrade(|request| match request.peer_addr() {
+            Some(addr) => Ok(Accepted::new().data(Peer(addr))),
+            None => Err(typed_ws::server::Refusal::new(500).body("no peer address")),
+        })
+        .build();
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let router = axum::Router::new()
+        .route("/count", get(count))
+        .with_state(server);
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await;
+    });
+    let _app = App { addr, task };
+
+    // a client offering only JSON gets JSON (Text frames) from the same route
+    let request = typed_ws::Request::builder()
+        .host("127.0.0.1")
+        .port(addr.port())
+        .path("/count")
+        .subprotocols(["v1.json"]);
+    let mut session = within("upgrade", Client::new().web_socket_session(request))
+        .await
+        .expect("upgrade");
+    assert_eq!(session.handshake().subprotocol(), Some("v1.json"));
+    let greeting = within("greeting", session.receive()).await;
+    let Some(Ok(Frame::Text(greeting))) = greeting else {
+        panic!("{greeting:?}");
+    };
+    assert!(
+        session_local_port(&greeting).is_some_and(|port| port != 0),
+        "the hook saw no peer address: {greeting}"
+    );
+    session
+        .send_serialized(&Count { n: 1 })
+        .await
+        .expect("send");
+    let frame = within("reply", session.receive()).await;
+    let Some(Ok(frame @ Frame::Text(_))) = frame else {
+        panic!("JSON answers come as Text frames: {frame:?}");
+    };
+    assert_eq!(
+        Json::default().deserialize::<Count>(&frame).expect("json"),
+        Count { n: 2 }
+    );
+
+    // a client offering MessagePack first gets MessagePack (Binary frames)
+    let client = Client::builder()
+        .negotiate(Offer::new("v1.msgpack", MessagePack::default()).or("v1.json", Json::default()))
+        .build();
+    let mut session = within(
+        "upgrade",
+        client.web_socket_session(format!("ws://{addr}/count")),
+    )
+    .await
+    .expect("upgrade");
+    assert_eq!(session.handshake().subprotocol(), Some("v1.msgpack"));
+    let _greeting = within("greeting", session.receive()).await;
+    session
+        .send_serialized(&Count { n: 41 })
+        .await
+        .expect("send");
+    let frame = within("reply", session.receive()).await;
+    let Some(Ok(frame @ Frame::Binary(_))) = frame else {
+        panic!("MessagePack answers come as Binary frames: {frame:?}");
+    };
+    assert_eq!(
+        MessagePack::default()
+            .deserialize::<Count>(&frame)
+            .expect("msgpack"),
+        Count { n: 42 }
+    );
+
+    // a client offering neither is refused with 400 naming what the server speaks
+    let error = within(
+        "refused",
+        Client::new().web_socket_session(format!("ws://{addr}/count")),
+    )
+    .await
+    .expect_err("no common subprotocol");
+    assert_eq!(error.status(), Some(400), "{error}");
+}
+
+/// The port in "peer Some(127.0.0.1:PORT)".
+fn session_local_port(greeting: &str) -> Option<u16> {
+    greeting
+        .strip_prefix("peer Some(127.0.0.1:")?
+        .strip_suffix(')')?
+        .parse()
+        .ok()
+}
+
 /// The scratch profile of a Chromium run, removed on drop.
 struct Profile(PathBuf);
 
