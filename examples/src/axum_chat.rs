@@ -141,7 +141,8 @@ async fn room(session: Session, members: Arc<Mutex<Vec<Sender>>>) {
 }
 
 /// The page: joins room "lobby" as "chromium", says hello, and writes what came back into
-/// `#result` (`PASS …` or `FAIL …`).
+/// `#result` (`PASS …` or `FAIL …`). `?ws=HOST:PORT` points it at another server's `/chat`
+/// (a cross-origin connection, which that server's origin check refuses).
 pub const PAGE: &str = r#"<!doctype html>
 <html>
 <head><meta charset="utf-8"><title>typed-ws axum chat</title></head>
@@ -152,7 +153,8 @@ pub const PAGE: &str = r#"<!doctype html>
 const result = document.getElementById('result');
 const done = (text) => { result.textContent = text; };
 try {
-  const ws = new WebSocket(`ws://${location.host}/chat?room=lobby`);
+  const host = new URLSearchParams(location.search).get('ws') || location.host;
+  const ws = new WebSocket(`ws://${host}/chat?room=lobby`);
   const seen = [];
   ws.onopen = () => ws.send(JSON.stringify({ type: 'join', nick: 'chromium' }));
   ws.onmessage = (event) => {

@@ -310,6 +310,47 @@ impl DevTools {
         }
     }
 
+    /// Opens `url` in a new tab and returns what the page wrote into `#result` once it is no
+    /// longer "running".
+    async fn verdict(&mut self, url: &str) -> String {
+        let target = self
+            .call(None, "Target.createTarget", json!({ "url": "about:blank" }))
+            .await;
+        let attached = self
+            .call(
+                None,
+                "Target.attachToTarget",
+                json!({ "targetId": target["targetId"], "flatten": true }),
+            )
+            .await;
+        let page = attached["sessionId"]
+            .as_str()
+            .expect("session id")
+            .to_owned();
+        self.call(Some(&page), "Page.enable", json!({})).await;
+        self.call(Some(&page), "Page.navigate", json!({ "url": url }))
+            .await;
+        self.event(&page, "Page.loadEventFired").await;
+        // the page writes its verdict into #result; wait for it inside the page
+        let waited = self
+            .call(
+                Some(&page),
+                "Runtime.evaluate",
+                json!({
+                    "expression": "new Promise((resolve) => { const poll = () => { \
+                        const t = document.getElementById('result').textContent; \
+                        if (t !== 'running') resolve(t); else setTimeout(poll, 20); }; poll(); })",
+                    "awaitPromise": true,
+                    "returnByValue": true,
+                }),
+            )
+            .await;
+        waited["result"]["value"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
     /// Waits for event `method` of `session`.
     async fn event(&mut self, session: &str, method: &str) -> Value {
         loop {
@@ -334,6 +375,7 @@ async fn headless_chromium_chats_with_typed_json() {
         .find(|p| p.exists())
         .expect("chromium is missing: run scripts/test, which installs it with scripts/peers");
     let app = start().await;
+    let other = start().await;
     let profile = Profile(
         std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("chromium-profile-{}", std::process::id())),
@@ -386,53 +428,24 @@ async fn headless_chromium_chats_with_typed_json() {
             session,
             next_id: 0,
         };
-        let target = devtools
-            .call(None, "Target.createTarget", json!({ "url": "about:blank" }))
-            .await;
-        let attached = devtools
-            .call(
-                None,
-                "Target.attachToTarget",
-                json!({ "targetId": target["targetId"], "flatten": true }),
-            )
-            .await;
-        let page = attached["sessionId"]
-            .as_str()
-            .expect("session id")
-            .to_owned();
-        devtools.call(Some(&page), "Page.enable", json!({})).await;
-        devtools
-            .call(
-                Some(&page),
-                "Page.navigate",
-                json!({ "url": format!("http://{}/", app.addr) }),
-            )
-            .await;
-        devtools.event(&page, "Page.loadEventFired").await;
-        // the page writes its verdict into #result; wait for it inside the page
-        let waited = devtools
-            .call(
-                Some(&page),
-                "Runtime.evaluate",
-                json!({
-                    "expression": "new Promise((resolve) => { const poll = () => { \
-                        const t = document.getElementById('result').textContent; \
-                        if (t !== 'running') resolve(t); else setTimeout(poll, 20); }; poll(); })",
-                    "awaitPromise": true,
-                    "returnByValue": true,
-                }),
-            )
+        let same_origin = devtools.verdict(&format!("http://{}/", app.addr)).await;
+        // the same page from another origin (a second server), connecting to the first app:
+        // its origin check refuses the browser before the 101
+        let cross_origin = devtools
+            .verdict(&format!("http://{}/?ws={}", other.addr, app.addr))
             .await;
         let _ = devtools.call(None, "Browser.close", json!({})).await;
-        waited["result"]["value"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        (same_origin, cross_origin)
     })
     .await;
     // killed by PID whatever happened, then reaped
     let _ = child.kill().await;
-    let result = outcome.unwrap_or_else(|_| panic!("chromium gave no verdict within {bound:?}"));
+    let (result, cross_origin) =
+        outcome.unwrap_or_else(|_| panic!("chromium gave no verdict within {bound:?}"));
+    assert!(
+        cross_origin.starts_with("FAIL"),
+        "a page from another origin must be refused, it reported {cross_origin:?}"
+    );
     let json = result
         .strip_prefix("PASS ")
         .unwrap_or_else(|| panic!("the page reported {result:?}"));
