@@ -187,3 +187,31 @@ async fn at_max_handshakes_the_loop_waits_for_a_slot() {
     echo_once(&mut session, "got the slot").await;
     running.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_panicking_handler_does_not_leave_its_session_open() {
+    let running = run(Server::new(), async |session: Session| {
+        let _session = session;
+        panic!("handler bug (expected by the test)");
+    })
+    .await;
+    let mut session = within("client", Client::new().web_socket_session(running.url("/")))
+        .await
+        .expect("upgrade");
+    // the session ends (the handler's drop closes it) instead of staying open until shutdown
+    assert!(
+        within("the session to end", session.receive())
+            .await
+            .is_none()
+    );
+    let more = within(
+        "client after a panic",
+        Client::new().web_socket_session(running.url("/")),
+    )
+    .await;
+    assert!(
+        more.is_ok(),
+        "the loop keeps serving after a handler panicked"
+    );
+    running.shutdown().await;
+}

@@ -33,6 +33,13 @@ type Signal = Pin<Box<dyn Future<Output = ()> + Send>>;
 ///
 /// Awaiting it runs until the shutdown signal fires (or forever, without one) and returns
 /// `Ok(())` after the graceful shutdown; it never returns for a single failed connection.
+/// A session is tracked (and closed with 1001 at shutdown) while its handler runs: keep the
+/// handler running for the session's life, as a read loop does.
+///
+/// # Errors
+///
+/// An [`io::Error`] wrapping the [`ErrorKind::Config`](crate::ErrorKind::Config) error when a
+/// server setting is invalid; nothing is accepted then.
 #[must_use = "a Serve does nothing until awaited"]
 pub struct Serve<C, F> {
     server: Server<C>,
@@ -301,6 +308,18 @@ impl<C> Registry<C> {
     }
 }
 
+/// Removes a session from the registry when dropped.
+struct Registered<C> {
+    registry: Arc<Registry<C>>,
+    id: u64,
+}
+
+impl<C> Drop for Registered<C> {
+    fn drop(&mut self) {
+        self.registry.remove(self.id);
+    }
+}
+
 /// One accepted connection's task state.
 struct Connection<C, F> {
     server: Server<C>,
@@ -340,8 +359,12 @@ where
             let _ = session.sender().close(going_away()).await;
             return;
         };
+        // unregistered when the handler returns or panics: the registry's sender must not keep
+        // a session alive that its handler has let go of
+        let _registered = Registered {
+            registry: Arc::clone(&self.registry),
+            id,
+        };
         (self.handler)(session).await;
-        self.registry.remove(id);
-        drop(self.session_permit);
     }
 }
