@@ -529,3 +529,130 @@ pub(crate) fn reason_phrase(status: u16) -> &'static str {
         _ => "Server Error",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::{Accepted, Refusal};
+
+    fn request(lines: &[(&str, &str)]) -> UpgradeRequest {
+        UpgradeRequest {
+            method: "GET".into(),
+            target: "/chat?token=x".into(),
+            headers: lines
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            peer_addr: None,
+        }
+    }
+
+    fn valid() -> UpgradeRequest {
+        request(&[
+            ("host", "example.com"),
+            ("upgrade", "WebSocket"),
+            ("connection", "keep-alive, Upgrade"),
+            ("sec-websocket-version", "13"),
+            ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+            ("sec-websocket-protocol", "v2, v1"),
+            ("origin", "https://App.example.com/"),
+        ])
+    }
+
+    #[test]
+    fn the_rfc_sample_is_accepted_with_its_accept_key() {
+        let policy = Policy {
+            subprotocols: vec!["v1".into()],
+            ..Policy::default()
+        };
+        let upgrade = decide(&valid(), true, &policy, false).expect("valid upgrade");
+        assert_eq!(upgrade.accept_key, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        assert_eq!(upgrade.subprotocol.as_deref(), Some("v1"));
+        let response = upgrade.response();
+        assert!(response.starts_with("HTTP/1.1 101 Switching Protocols\r\n"));
+        assert!(response.contains("Sec-WebSocket-Protocol: v1\r\n"));
+        assert!(
+            !response.contains("Sec-WebSocket-Extensions"),
+            "no extension is agreed yet"
+        );
+    }
+
+    #[test]
+    fn origins_compare_without_case_or_trailing_slash_and_a_missing_origin_passes() {
+        let mut policy = Policy {
+            origins: Some(vec!["https://app.example.com".into()]),
+            ..Policy::default()
+        };
+        assert!(decide(&valid(), true, &policy, false).is_ok());
+        policy.origins = Some(vec!["https://other.example.com".into()]);
+        let refused = decide(&valid(), true, &policy, false).expect_err("foreign origin");
+        assert_eq!(
+            (refused.status, refused.body.as_slice()),
+            (403, &b"origin not allowed"[..])
+        );
+        let mut no_origin = valid();
+        no_origin.headers.retain(|(n, _)| n != "origin");
+        assert!(decide(&no_origin, true, &policy, false).is_ok());
+    }
+
+    #[test]
+    fn the_hook_sees_the_request_and_its_refusal_is_sent_as_is() {
+        let policy = Policy {
+            hook: Some(std::sync::Arc::new(
+                |request: &UpgradeRequest| match request.query_param("token").as_deref() {
+                    Some("good") => Ok(Accepted::new().data(7u32)),
+                    _ => Err(Refusal::new(401)
+                        .header("WWW-Authenticate", "Bearer")
+                        .body("no")),
+                },
+            )),
+            ..Policy::default()
+        };
+        let refused = decide(&valid(), true, &policy, false).expect_err("bad token");
+        assert_eq!(refused.status, 401);
+        let bytes = String::from_utf8(refused.to_bytes()).expect("utf-8");
+        assert!(
+            bytes.starts_with("HTTP/1.1 401 Unauthorized\r\n"),
+            "{bytes}"
+        );
+        assert!(bytes.contains("WWW-Authenticate: Bearer\r\n"), "{bytes}");
+        assert!(
+            bytes.contains("Content-Length: 2\r\nConnection: close\r\n\r\nno"),
+            "{bytes}"
+        );
+        let mut good = valid();
+        good.target = "/chat?token=good".into();
+        let upgrade = decide(&good, true, &policy, false).expect("good token");
+        assert_eq!(upgrade.data.get::<u32>(), Some(&7));
+    }
+
+    #[test]
+    fn a_bad_refusal_becomes_a_500_and_a_config_error() {
+        for refusal in [
+            Refusal::new(200),
+            Refusal::new(403).header("X-Bad", "a\r\nInjected: yes"),
+            Refusal::new(403).header("Bad Name", "v"),
+        ] {
+            assert_eq!(refusal.status(), 500);
+            let answer = Answer::from_refusal(refusal);
+            assert_eq!(answer.status, 500);
+            assert!(!String::from_utf8_lossy(&answer.to_bytes()).contains("Injected"));
+            assert!(answer.into_error().kind() == ErrorKind::Config);
+        }
+    }
+
+    #[test]
+    fn answers_merge_connection_tokens_and_keep_426_headers() {
+        let mut plain = valid();
+        plain.headers.retain(|(n, _)| n != "upgrade");
+        let answer = decide(&plain, true, &Policy::default(), false).expect_err("not an upgrade");
+        let bytes = String::from_utf8(answer.to_bytes()).expect("utf-8");
+        assert!(
+            bytes.starts_with("HTTP/1.1 426 Upgrade Required\r\n"),
+            "{bytes}"
+        );
+        assert!(bytes.contains("Connection: Upgrade, close\r\n"), "{bytes}");
+        assert!(bytes.contains("Sec-WebSocket-Version: 13\r\n"), "{bytes}");
+        assert_eq!(bytes.matches("Connection:").count(), 1, "{bytes}");
+    }
+}
