@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use typed_ws::server::Server;
-use typed_ws::{Client, CloseReason, Sender};
+use typed_ws::{Client, CloseReason, Sender, Session};
 
 /// Everything said in the room.
 #[derive(Serialize, Deserialize, Debug, Clone)]
@@ -21,30 +21,29 @@ struct Line {
 
 type Members = Arc<Mutex<Vec<Sender>>>;
 
-async fn room(listener: TcpListener) {
-    let server = Server::new();
+async fn room(listener: TcpListener) -> std::io::Result<()> {
     let members: Members = Arc::default();
-    while let Ok((tcp, _)) = listener.accept().await {
-        let server = server.clone();
-        let members = Arc::clone(&members);
-        tokio::spawn(async move {
-            let Ok(session) = server.accept(tcp).await else {
-                return;
-            };
-            let (tx, mut rx) = session.split();
-            members.lock().map(|mut m| m.push(tx)).ok();
-            while let Ok(line) = rx.receive_deserialized::<Line>().await {
-                // serialize once, send the same frame to everyone
-                let everyone: Vec<Sender> = members.lock().map(|m| m.clone()).unwrap_or_default();
-                let Ok(frame) = typed_ws::ContentConverter::serialize(rx.converter(), &line) else {
-                    continue;
-                };
-                for member in everyone {
-                    let _ = member.send(frame.clone()).await;
+    Server::new()
+        .serve(listener, move |session: Session| {
+            let members = Arc::clone(&members);
+            async move {
+                let (tx, mut rx) = session.split();
+                members.lock().map(|mut m| m.push(tx)).ok();
+                while let Ok(line) = rx.receive_deserialized::<Line>().await {
+                    // serialize once, send the same frame to everyone
+                    let everyone: Vec<Sender> =
+                        members.lock().map(|m| m.clone()).unwrap_or_default();
+                    let Ok(frame) = typed_ws::ContentConverter::serialize(rx.converter(), &line)
+                    else {
+                        continue;
+                    };
+                    for member in everyone {
+                        let _ = member.send(frame.clone()).await;
+                    }
                 }
             }
-        });
-    }
+        })
+        .await
 }
 
 #[tokio::main]

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use typed_ws::server::Server;
-use typed_ws::{Client, CloseReason, ContentConverter, Frame, Json, Message, MessagePack};
+use typed_ws::{Client, CloseReason, ContentConverter, Frame, Json, Message, MessagePack, Session};
 
 /// Someone enters a room.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -46,12 +46,8 @@ enum Chat {
 }
 
 async fn serve<C: ContentConverter>(listener: TcpListener, server: Server<C>) {
-    while let Ok((tcp, _)) = listener.accept().await {
-        let server = server.clone();
-        tokio::spawn(async move {
-            let Ok(mut session) = server.accept(tcp).await else {
-                return;
-            };
+    let _ = server
+        .serve(listener, async |mut session: Session<C>| {
             let mut members = 0;
             while let Ok(message) = session.receive_message::<Chat>().await {
                 let reply = match message {
@@ -78,8 +74,8 @@ async fn serve<C: ContentConverter>(listener: TcpListener, server: Server<C>) {
                     break;
                 }
             }
-        });
-    }
+        })
+        .await;
 }
 
 async fn talk<C: ContentConverter>(

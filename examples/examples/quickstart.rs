@@ -9,12 +9,14 @@
 //! structs, the server answers each with a typed reply, and both sides print how the session
 //! closed.
 
-use std::time::Duration;
+use std::future::IntoFuture;
 
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 use typed_ws::server::Server;
-use typed_ws::{Client, CloseReason, ContentConverter, Frame, Json, MessagePack};
+use typed_ws::{Client, CloseReason, ContentConverter, Frame, Json, MessagePack, Session};
 
 /// What the client says.
 #[derive(Serialize, Deserialize, Debug, Clone)]
@@ -31,35 +33,44 @@ struct Answer {
     words: usize,
 }
 
-/// Accepts sessions on `listener` with `server` and answers every `Question` with an `Answer`.
-async fn serve<C: ContentConverter>(listener: TcpListener, server: Server<C>) {
-    while let Ok((tcp, _)) = listener.accept().await {
-        let server = server.clone();
-        tokio::spawn(async move {
-            let Ok(mut session) = server.accept(tcp).await else {
-                return;
-            };
-            loop {
-                match session.receive_deserialized::<Question>().await {
-                    Ok(q) => {
-                        let answer = Answer {
-                            id: q.id,
-                            words: q.text.split_whitespace().count(),
-                            text: format!("you asked {:?}", q.text),
-                        };
-                        if session.send_serialized(&answer).await.is_err() {
-                            break;
-                        }
-                    }
-                    Err(e) if e.is_decode() => {
-                        println!("  server: skipped a frame it could not decode: {e}")
-                    }
-                    Err(_) => break,
+/// Answers every `Question` of one session with an `Answer`.
+async fn answer<C: ContentConverter>(mut session: Session<C>) {
+    loop {
+        match session.receive_deserialized::<Question>().await {
+            Ok(q) => {
+                let answer = Answer {
+                    id: q.id,
+                    words: q.text.split_whitespace().count(),
+                    text: format!("you asked {:?}", q.text),
+                };
+                if session.send_serialized(&answer).await.is_err() {
+                    break;
                 }
             }
-            println!("  server: session ended: {}", session.close_reason().await);
-        });
+            Err(e) if e.is_decode() => {
+                println!("  server: skipped a frame it could not decode: {e}")
+            }
+            Err(_) => break,
+        }
     }
+    println!("  server: session ended: {}", session.close_reason().await);
+}
+
+/// Serves `server` on a loopback port until `stop` fires; returns the URL and the running
+/// loop (which returns once every session has ended).
+async fn start<C: ContentConverter>(
+    server: Server<C>,
+    path: &str,
+    stop: oneshot::Receiver<()>,
+) -> std::io::Result<(String, JoinHandle<std::io::Result<()>>)> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("ws://{}{path}", listener.local_addr()?);
+    let serve = server
+        .serve(listener, answer)
+        .with_graceful_shutdown(async move {
+            let _ = stop.await;
+        });
+    Ok((url, tokio::spawn(serve.into_future())))
 }
 
 /// Runs one typed conversation with the server at `url`.
@@ -101,20 +112,14 @@ async fn converse<C: ContentConverter>(
 }
 
 #[tokio::main]
-async fn main() -> typed_ws::Result<()> {
-    let json_listener = TcpListener::bind("127.0.0.1:0").await?;
-    let json_url = format!("ws://{}/json", json_listener.local_addr()?);
-    tokio::spawn(serve(
-        json_listener,
-        Server::builder().converter(Json::default()).build(),
-    ));
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let (stop_json, json_stop) = oneshot::channel();
+    let json = Server::builder().converter(Json::default()).build();
+    let (json_url, json_server) = start(json, "/json", json_stop).await?;
 
-    let msgpack_listener = TcpListener::bind("127.0.0.1:0").await?;
-    let msgpack_url = format!("ws://{}/msgpack", msgpack_listener.local_addr()?);
-    tokio::spawn(serve(
-        msgpack_listener,
-        Server::builder().converter(MessagePack::default()).build(),
-    ));
+    let (stop_msgpack, msgpack_stop) = oneshot::channel();
+    let msgpack = Server::builder().converter(MessagePack::default()).build();
+    let (msgpack_url, msgpack_server) = start(msgpack, "/msgpack", msgpack_stop).await?;
 
     converse("JSON (Text frames)", Client::new(), json_url).await?;
     converse(
@@ -123,7 +128,10 @@ async fn main() -> typed_ws::Result<()> {
         msgpack_url,
     )
     .await?;
-    // let the server tasks print their side before exiting
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // graceful shutdown: each loop returns once its sessions have ended (and printed)
+    let _ = stop_json.send(());
+    let _ = stop_msgpack.send(());
+    json_server.await??;
+    msgpack_server.await??;
     Ok(())
 }

@@ -4,7 +4,6 @@ use std::fmt;
 use std::sync::Arc;
 
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::http;
 use tracing::{Instrument, debug, debug_span};
 use typed_ws_converters::{ContentConverter, ConverterSet};
 
@@ -501,18 +500,6 @@ impl<C: ContentConverter> Client<C> {
 fn force_tls(mut request: Request) -> Request {
     request.force_wss();
     request
-}
-
-pub(crate) fn header_pairs(headers: &http::HeaderMap) -> Vec<(String, String)> {
-    headers
-        .iter()
-        .map(|(name, value)| {
-            (
-                name.as_str().to_owned(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
-        .collect()
 }
 
 #[cfg(all(test, not(any(feature = "rustls", feature = "native-tls"))))]

@@ -31,12 +31,14 @@
 //! | `macros` | yes | `#[derive(Message)]`: an enum becomes a typed message protocol |
 //! | `rustls` | yes | `wss://` through rustls (ring, TLS 1.2 + 1.3, webpki roots) |
 //! | `native-tls` | no | `wss://` through the platform's TLS |
+//! | `axum` | no | [`server::WebSocketUpgrade`]: an axum route becomes a typed [`Session`] |
 //!
 //! ## Layers
 //!
 //! [`Frame`] is the frame layer; [`Session`] is what you hold (typed send/receive, split
 //! into [`Sender`] + [`Receiver`]); [`Client`] opens sessions; [`server::Server`] accepts
-//! them, so both ends of an application share one typed protocol.
+//! them ([`Server::serve`](server::Server::serve) runs the accept loop, a pre-upgrade hook can
+//! refuse before the 101), so both ends of an application share one typed protocol.
 //!
 //! Beyond Ktor: [`Client::reconnecting`] gives a [`ReconnectingSession`] (backoff policy,
 //! lifecycle [`Event`]s, an `on_connect` hook, an explicit [`Outbox`]);

@@ -130,6 +130,7 @@ pub struct Handshake {
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) subprotocol: Option<String>,
     pub(crate) path: String,
+    pub(crate) data: crate::server::ConnectionData,
 }
 
 impl fmt::Debug for Handshake {
@@ -186,6 +187,12 @@ impl Handshake {
     /// The request path with its query (on the client: the path requested).
     pub fn path(&self) -> &str {
         &self.path
+    }
+
+    /// On the server: the per-connection data the pre-upgrade hook attached with
+    /// [`Accepted::data`](crate::server::Accepted::data), if it is a `T`. On the client: `None`.
+    pub fn data<T: std::any::Any>(&self) -> Option<&T> {
+        self.data.get()
     }
 }
 

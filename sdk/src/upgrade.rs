@@ -154,6 +154,7 @@ where
             headers,
             subprotocol,
             path: request.path_and_query(),
+            data: Default::default(),
         },
     ))
 }
