@@ -114,7 +114,10 @@ async fn a_hostname_mismatch_is_a_tls_error() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
     let text = err.to_string();
-    assert!(text.contains("TLS handshake with localhost failed"), "{text}");
+    assert!(
+        text.contains("TLS handshake with localhost failed"),
+        "{text}"
+    );
     assert!(text.to_lowercase().contains("hostname mismatch"), "{text}");
 }
 
@@ -124,9 +127,15 @@ async fn an_untrusted_certificate_is_a_tls_error() {
     let (other_root, _) = certificate(&["localhost"]);
     let server = native_echo_server(&cert, &key).await;
     let url = format!("wss://localhost:{}/", server.port);
-    let err = within("refusal", native_client(&other_root).web_socket_session(url))
-        .await
-        .unwrap_err();
+    let err = within(
+        "refusal",
+        native_client(&other_root).web_socket_session(url),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
-    assert!(err.to_string().contains("certificate verify failed"), "{err}");
+    assert!(
+        err.to_string().contains("certificate verify failed"),
+        "{err}"
+    );
 }

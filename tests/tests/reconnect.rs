@@ -192,7 +192,9 @@ async fn reconnects_after_a_server_restart_replays_the_buffer_once_in_order_with
         }
     }
     assert_eq!(checked, 3, "{log:?}");
-    session.close(CloseReason::normal("bye")).await.unwrap();
+    within("close", session.close(CloseReason::normal("bye")))
+        .await
+        .unwrap();
     assert_eq!(
         within("reason", session.close_reason()).await,
         CloseReason::normal("bye")
@@ -275,13 +277,13 @@ async fn backoff_delays_are_exact_on_the_paused_clock_and_the_policy_gives_up() 
         "no time passes but the backoff"
     );
     // the buffer is bounded while down, and the final reason says why it gave up
-    let reason = session.close_reason().await;
+    let reason = within("reason", session.close_reason()).await;
     assert_eq!(reason.code, CloseCode::ABNORMAL);
     assert!(
         reason.reason.contains("server down (attempt 6)"),
         "{reason}"
     );
-    assert!(session.receive().await.is_none());
+    assert!(within("end", session.receive()).await.is_none());
 }
 
 #[tokio::test]
@@ -623,7 +625,9 @@ async fn max_elapsed_counts_from_the_loss_not_from_the_connect() {
             .any(|(_, e)| matches!(e, Event::Connected { attempt: 1 })),
         "gave up without retrying: {log:?}"
     );
-    session.close(CloseReason::normal("")).await.unwrap();
+    within("close", session.close(CloseReason::normal("")))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -676,7 +680,9 @@ async fn a_transient_close_during_the_hook_is_retried() {
         matches!(log.last(), Some((_, Event::Connected { .. }))),
         "{log:?}"
     );
-    session.close(CloseReason::normal("")).await.unwrap();
+    within("close", session.close(CloseReason::normal("")))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -706,7 +712,10 @@ async fn close_does_not_wait_for_a_slow_hook() {
     within("close", session.close(CloseReason::normal("bye")))
         .await
         .unwrap();
-    assert_eq!(session.close_reason().await, CloseReason::normal("bye"));
+    assert_eq!(
+        within("reason", session.close_reason()).await,
+        CloseReason::normal("bye")
+    );
 }
 
 #[test]

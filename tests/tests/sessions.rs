@@ -197,7 +197,9 @@ async fn split_senders_from_many_tasks_keep_per_task_order() {
     for t in tasks {
         t.await.unwrap();
     }
-    tx.close(CloseReason::normal("")).await.unwrap();
+    within("close", tx.close(CloseReason::normal("")))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

@@ -143,6 +143,9 @@ async fn a_hostname_mismatch_is_a_tls_error() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
     let text = err.to_string();
-    assert!(text.contains("TLS handshake with localhost failed"), "{text}");
+    assert!(
+        text.contains("TLS handshake with localhost failed"),
+        "{text}"
+    );
     assert!(text.contains("not valid for name \"localhost\""), "{text}");
 }
