@@ -45,6 +45,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 mod client;
+mod deflate;
 mod driver;
 mod error;
 mod proxy;
@@ -65,6 +66,7 @@ use tokio_tungstenite::WebSocketStream;
 use tracing::Span;
 
 pub use client::{Client, ClientBuilder};
+pub use deflate::{Compression, NegotiatedCompression};
 pub use error::{Error, ErrorKind, HandshakeResponse, Result};
 pub use proxy::{Proxy, ProxyKind};
 pub use reconnect::{

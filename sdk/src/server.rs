@@ -29,7 +29,7 @@ use typed_ws_converters::{ContentConverter, ConverterSet};
 use crate::client::header_pairs;
 use crate::error::{Error, ErrorKind, Result};
 use crate::session::{Handshake, Session};
-use crate::settings::{Settings, session_setters};
+use crate::settings::{Settings, compression_setter, session_setters};
 use crate::{Json, start_session};
 
 /// Accepts WebSocket upgrades on connections your listener accepted (TCP, TLS, anything
@@ -137,6 +137,8 @@ impl<C: ContentConverter> ServerBuilder<C> {
 
     session_setters!();
 
+    compression_setter!();
+
     /// The subprotocols this server speaks, in order of preference. The first of these that
     /// the client offers is selected; a client that offers only others is still accepted,
     /// without a subprotocol.
@@ -193,6 +195,8 @@ impl<C: ContentConverter> Server<C> {
         let slot = Arc::clone(&selected);
         let ours = self.inner.subprotocols.clone();
         let negotiating = self.inner.negotiation.is_some();
+        let compression = settings.compression.clone(); // permessage-deflate
+
         // the callback's shape (and its large error type) is tungstenite's
         #[allow(clippy::result_large_err)]
         let callback = move |request: &HttpRequest, mut response: HttpResponse| {
@@ -228,6 +232,28 @@ impl<C: ContentConverter> Server<C> {
                     }
                 }
             }
+            // permessage-deflate: the first acceptable offer, or 400 naming a bad parameter
+            let offers: Vec<&str> = request
+                .headers()
+                .get_all("sec-websocket-extensions")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect();
+            let deflate = match crate::deflate::negotiate_server(&offers, &compression) {
+                Ok(deflate) => deflate,
+                Err(e) => {
+                    let mut refused = ErrorResponse::new(Some(e.to_string()));
+                    *refused.status_mut() = StatusCode::BAD_REQUEST;
+                    return Err(refused);
+                }
+            };
+            if let Some((_, answer)) = &deflate
+                && let Ok(value) = HeaderValue::from_str(answer)
+            {
+                response
+                    .headers_mut()
+                    .insert("sec-websocket-extensions", value);
+            }
             let path = request
                 .uri()
                 .path_and_query()
@@ -239,17 +265,20 @@ impl<C: ContentConverter> Server<C> {
                     headers: header_pairs(request.headers()),
                     subprotocol,
                     path,
+                    compression: deflate.map(|(negotiated, _)| negotiated),
                 });
             }
             Ok(response)
         };
+        // the deflate layer passes bytes through until the handshake agreed on compression
+        let stream = crate::deflate::DeflateStream::passive(stream);
         let accept = tokio_tungstenite::accept_hdr_async_with_config(
             stream,
             callback,
             Some(settings.websocket_config()),
         )
         .instrument(span.clone());
-        let ws = tokio::time::timeout(settings.connect_timeout, accept)
+        let mut ws = tokio::time::timeout(settings.connect_timeout, accept)
             .await
             .map_err(|_| {
                 Error::timeout("waiting for the upgrade request", settings.connect_timeout)
@@ -270,7 +299,17 @@ impl<C: ContentConverter> Server<C> {
                 headers: Vec::new(),
                 subprotocol: None,
                 path: "/".into(),
+                compression: None,
             });
+        if let Some(negotiated) = &handshake.compression {
+            ws.get_mut().activate(crate::deflate::Codec::new(
+                crate::deflate::Role::Server,
+                negotiated,
+                &settings.compression,
+                settings.max_frame_size,
+                settings.max_message_size,
+            ));
+        }
         span.in_scope(|| debug!(path = %crate::request::redact_path(&handshake.path), subprotocol = ?handshake.subprotocol, "accepted"));
         let converter = match &self.inner.negotiation {
             None => Arc::clone(&self.inner.converter),

@@ -88,6 +88,7 @@ pub struct Handshake {
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) subprotocol: Option<String>,
     pub(crate) path: String,
+    pub(crate) compression: Option<crate::NegotiatedCompression>,
 }
 
 impl fmt::Debug for Handshake {
@@ -110,6 +111,7 @@ impl fmt::Debug for Handshake {
             .field("status", &self.status)
             .field("subprotocol", &self.subprotocol)
             .field("path", &crate::request::redact_path(&self.path))
+            .field("compression", &self.compression)
             .field("headers", &headers)
             .finish()
     }
@@ -144,6 +146,12 @@ impl Handshake {
     /// The request path with its query (on the client: the path requested).
     pub fn path(&self) -> &str {
         &self.path
+    }
+
+    /// The permessage-deflate parameters both sides agreed on, or `None` when the session is
+    /// not compressed (disabled here, or not offered or not accepted by the peer).
+    pub fn compression(&self) -> Option<&crate::NegotiatedCompression> {
+        self.compression.as_ref()
     }
 }
 

@@ -31,6 +31,8 @@ pub(crate) struct Settings {
     pub(crate) write_buffer_size: usize,
     /// The first bad setting, reported by the connect or accept call.
     pub(crate) error: Option<String>,
+    /// permessage-deflate (see `deflate/`).
+    pub(crate) compression: crate::deflate::Compression,
 }
 
 impl Default for Settings {
@@ -46,6 +48,7 @@ impl Default for Settings {
             read_buffer_size: DEFAULT_READ_BUFFER_SIZE,
             write_buffer_size: DEFAULT_WRITE_BUFFER_SIZE,
             error: None,
+            compression: crate::deflate::Compression::default(),
         }
     }
 }
@@ -208,4 +211,27 @@ macro_rules! session_setters {
     };
 }
 
+/// The permessage-deflate setter shared by `ClientBuilder` and `ServerBuilder` (kept apart from
+/// `session_setters`; see `deflate/`).
+macro_rules! compression_setter {
+    () => {
+        /// permessage-deflate (RFC 7692): what a client offers or a server accepts, window
+        /// sizes, context takeover, the size threshold and the level; see
+        /// [`Compression`](crate::Compression). [`Compression::disabled`](crate::Compression::disabled)
+        /// turns it off. What a session agreed on is in
+        /// [`Handshake::compression`](crate::Handshake::compression).
+        ///
+        /// Default: [`Compression::default`](crate::Compression::default): on, 15-bit windows,
+        /// context takeover, messages of 128 bytes or more compressed at level 1.
+        pub fn compression(mut self, compression: crate::Compression) -> Self {
+            if let Some(message) = &compression.error {
+                self.settings.invalid(message.clone());
+            }
+            self.settings.compression = compression;
+            self
+        }
+    };
+}
+
+pub(crate) use compression_setter;
 pub(crate) use session_setters;
