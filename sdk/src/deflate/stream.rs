@@ -746,6 +746,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for DeflateStream<S> {
             return Poll::Ready(Ok(0));
         };
         codec.process_write(buf)?;
+        // write through, as the socket would: tungstenite treats written bytes as sent (the
+        // server role drops the socket right after writing its close reply, without a flush)
+        if let Poll::Ready(Err(e)) = this.poll_drain(cx) {
+            return Poll::Ready(Err(e));
+        }
         Poll::Ready(Ok(buf.len()))
     }
 
