@@ -777,3 +777,75 @@ async fn node_ws_server_with_compression() {
 async fn node_ws_client_with_compression() {
     peer_client_against_server(true).await;
 }
+
+/// Opens `n` client sessions to an in-process echo server (so `n` client and `n` server
+/// sessions) and returns the RSS growth per pair in KiB: idle, then after one 20 KB JSON
+/// message each way.
+async fn memory_per_pair(n: usize, compression: Compression) -> (usize, usize) {
+    let server = echo_server(
+        Server::builder()
+            .ping_interval(None)
+            .compression(compression.clone())
+            .build(),
+    )
+    .await;
+    let client = Client::builder()
+        .ping_interval(None)
+        .compression(compression)
+        .build();
+    let before = rss_kib();
+    let mut sessions = Vec::with_capacity(n);
+    for _ in 0..n {
+        sessions.push(
+            within("connect", client.web_socket_session(server.url("/")))
+                .await
+                .unwrap(),
+        );
+    }
+    // a round trip on each, so every server session is up too
+    for session in &mut sessions {
+        round_trip(session, "hi").await;
+    }
+    let idle = rss_kib().saturating_sub(before) / n;
+    let text = json_text(20_000);
+    for session in &mut sessions {
+        round_trip(session, &text).await;
+    }
+    let used = rss_kib().saturating_sub(before) / n;
+    (idle, used)
+}
+
+/// Prints the memory per session of one setup, chosen by `TYPED_WS_MEM_CASE` (0-3): each
+/// needs a fresh process, since freed memory is reused and would hide the next setup's.
+///
+/// `for i in 0 1 2 3; do TYPED_WS_MEM_CASE=$i cargo test --test deflate memory_per_session --
+/// --ignored --nocapture; done`
+#[tokio::test]
+#[ignore = "measurement: run alone with --nocapture"]
+async fn memory_per_session() {
+    let case: usize = std::env::var("TYPED_WS_MEM_CASE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let setups = [
+        ("off", Compression::disabled()),
+        ("deflate 15 bits, takeover", Compression::default()),
+        (
+            "deflate 15 bits, no takeover",
+            Compression::default()
+                .client_no_context_takeover(true)
+                .server_no_context_takeover(true),
+        ),
+        (
+            "deflate 9 bits, takeover",
+            Compression::default()
+                .client_max_window_bits(9)
+                .server_max_window_bits(9),
+        ),
+    ];
+    let (label, compression) = setups[case.min(setups.len() - 1)].clone();
+    let (idle, used) = memory_per_pair(200, compression).await;
+    println!(
+        "{label}: {idle} KiB per client+server pair idle, {used} KiB after a 20 KB message each way"
+    );
+}
