@@ -849,3 +849,161 @@ async fn memory_per_session() {
         "{label}: {idle} KiB per client+server pair idle, {used} KiB after a 20 KB message each way"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The server role against a raw client
+
+/// Upgrades a raw TCP connection to `server` offering permessage-deflate; returns it with the
+/// response head.
+async fn raw_client(server: &Guard) -> (TcpStream, String) {
+    let mut tcp = TcpStream::connect(server.addr).await.unwrap();
+    let request = "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+                   Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+                   Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n";
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let head = within("response", read_head(&mut tcp)).await.unwrap();
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    (tcp, head)
+}
+
+/// A masked client frame with `rsv` bits.
+fn client_frame(fin: bool, rsv: u8, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let key = [0x37, 0xfa, 0x21, 0x3d];
+    let mut out = vec![(u8::from(fin) << 7) | (rsv << 4) | opcode];
+    let len = payload.len();
+    if len < 126 {
+        out.push(0x80 | len as u8);
+    } else if len <= usize::from(u16::MAX) {
+        out.push(0x80 | 126);
+        out.extend_from_slice(&(len as u16).to_be_bytes());
+    } else {
+        out.push(0x80 | 127);
+        out.extend_from_slice(&(len as u64).to_be_bytes());
+    }
+    out.extend_from_slice(&key);
+    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    out
+}
+
+/// Reads one unmasked server frame: (first byte, payload).
+async fn read_server_frame(tcp: &mut TcpStream) -> (u8, Vec<u8>) {
+    use tokio::io::AsyncReadExt;
+    let mut head = [0u8; 2];
+    tcp.read_exact(&mut head).await.unwrap();
+    assert_eq!(head[1] & 0x80, 0, "server frames are not masked");
+    let mut len = u64::from(head[1] & 0x7f);
+    if len == 126 {
+        let mut b = [0u8; 2];
+        tcp.read_exact(&mut b).await.unwrap();
+        len = u64::from(u16::from_be_bytes(b));
+    } else if len == 127 {
+        let mut b = [0u8; 8];
+        tcp.read_exact(&mut b).await.unwrap();
+        len = u64::from_be_bytes(b);
+    }
+    let mut payload = vec![0u8; len as usize];
+    tcp.read_exact(&mut payload).await.unwrap();
+    (head[0], payload)
+}
+
+fn inflate(data: &[u8]) -> Vec<u8> {
+    let mut input = data.to_vec();
+    input.extend_from_slice(&[0, 0, 0xff, 0xff]);
+    let mut decompress = flate2::Decompress::new(false);
+    let mut out = Vec::with_capacity(1 << 20);
+    decompress
+        .decompress_vec(&input, &mut out, flate2::FlushDecompress::Sync)
+        .unwrap();
+    out
+}
+
+#[tokio::test]
+async fn server_inflates_masked_frames_and_answers_compressed() {
+    let server = echo_server(Server::builder().ping_interval(None).build()).await;
+    let (mut tcp, head) = raw_client(&server).await;
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("sec-websocket-extensions: permessage-deflate"),
+        "{head}"
+    );
+    let text = json_text(50_000);
+    // one message in three fragments, RSV1 on the first only, a ping in between
+    let compressed = deflate(text.as_bytes());
+    let (a, rest) = compressed.split_at(compressed.len() / 3);
+    let (b, c) = rest.split_at(rest.len() / 2);
+    let mut bytes = client_frame(false, 0b100, 0x1, a);
+    bytes.extend(client_frame(false, 0, 0x0, b));
+    bytes.extend(client_frame(true, 0, 0x9, b"between"));
+    bytes.extend(client_frame(true, 0, 0x0, c));
+    tcp.write_all(&bytes).await.unwrap();
+    let (first, payload) = within("pong", read_server_frame(&mut tcp)).await;
+    assert_eq!((first, payload.as_slice()), (0x8a, &b"between"[..]));
+    let (first, payload) = within("echo", read_server_frame(&mut tcp)).await;
+    assert_eq!(first, 0xc1, "FIN + RSV1 + text");
+    assert!(payload.len() * 4 < text.len());
+    assert!(
+        inflate(&payload) == text.as_bytes(),
+        "echo inflates to the text"
+    );
+}
+
+/// Sends `bytes` from a raw client offering deflate, expects close `code` from the server.
+async fn server_fails_with(server: Server, bytes: Vec<u8>, code: CloseCode) {
+    let guard = echo_server(server).await;
+    let (mut tcp, _) = raw_client(&guard).await;
+    let (mut read, mut write) = tcp.split();
+    let writer = async {
+        let _ = write.write_all(&bytes).await;
+    };
+    let reader = async {
+        use tokio::io::AsyncReadExt;
+        let mut seen = Vec::new();
+        loop {
+            let mut chunk = [0u8; 4096];
+            match read.read(&mut chunk).await {
+                Ok(0) | Err(_) => break None,
+                Ok(n) => seen.extend_from_slice(&chunk[..n]),
+            }
+            if let Some(code) = close_code_in(&seen) {
+                break code;
+            }
+        }
+    };
+    let ((), got) = within("close", async { tokio::join!(writer, reader) }).await;
+    assert_eq!(got, Some(code.0));
+}
+
+#[tokio::test]
+async fn server_closes_on_hostile_compressed_frames() {
+    let limited = || {
+        Server::builder()
+            .ping_interval(None)
+            .max_message_size(1 << 20)
+            .build()
+    };
+    server_fails_with(
+        limited(),
+        client_frame(true, 0b100, 0x2, &bomb(1_300_000)),
+        CloseCode::TOO_BIG,
+    )
+    .await;
+    server_fails_with(
+        limited(),
+        client_frame(true, 0b100, 0x1, &[0xff, 0xff, 0xff]),
+        CloseCode::INVALID_PAYLOAD,
+    )
+    .await;
+    // unmasked compressed frame from a client
+    server_fails_with(
+        limited(),
+        server_frame(true, 0b100, 0x1, &deflate(b"hello")),
+        CloseCode::PROTOCOL_ERROR,
+    )
+    .await;
+    server_fails_with(
+        limited(),
+        client_frame(true, 0b100, 0x9, b"x"),
+        CloseCode::PROTOCOL_ERROR,
+    )
+    .await;
+}
