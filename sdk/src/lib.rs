@@ -32,6 +32,14 @@
 //! | `rustls` | yes | `wss://` through rustls (ring, TLS 1.2 + 1.3, webpki roots) |
 //! | `native-tls` | no | `wss://` through the platform's TLS |
 //!
+//! ## Compression
+//!
+//! permessage-deflate (RFC 7692) is on by default: the client offers it and the server accepts
+//! it, so sessions with browsers, Python `websockets` and Node `ws` are compressed. Tune it or
+//! turn it off with [`ClientBuilder::compression`] / [`server::ServerBuilder::compression`]
+//! and a [`Compression`] ([`Compression::disabled`]); [`Handshake::compression`] tells what a
+//! session agreed on.
+//!
 //! ## Layers
 //!
 //! [`Frame`] is the frame layer; [`Session`] is what you hold (typed send/receive, split
