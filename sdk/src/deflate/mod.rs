@@ -9,6 +9,7 @@
 //! only when deflate was negotiated, so other sessions run exactly as before.
 
 mod codec;
+mod frame;
 mod negotiate;
 mod stream;
 

@@ -19,6 +19,7 @@ use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::codec::{Deflater, Inflater, TAIL};
+use super::frame::{Header, HeaderAcc, apply_mask, put_header};
 use super::{Compression, DeflateError, NegotiatedCompression};
 
 /// How many raw bytes are read from the socket at once.
@@ -33,111 +34,6 @@ const HIGH_WATER: usize = 128 * 1024;
 pub(crate) enum Role {
     Client,
     Server,
-}
-
-/// A parsed frame header.
-#[derive(Clone, Copy, Debug)]
-struct Header {
-    fin: bool,
-    rsv: u8,
-    opcode: u8,
-    mask: Option<[u8; 4]>,
-    len: u64,
-    raw: [u8; 14],
-    raw_len: usize,
-}
-
-/// Collects header bytes until a whole header is there.
-#[derive(Default)]
-struct HeaderAcc {
-    buf: [u8; 14],
-    have: usize,
-}
-
-impl HeaderAcc {
-    fn needed(&self) -> usize {
-        if self.have < 2 {
-            return 2;
-        }
-        let ext = match self.buf[1] & 0x7f {
-            126 => 2,
-            127 => 8,
-            _ => 0,
-        };
-        2 + ext + if self.buf[1] & 0x80 != 0 { 4 } else { 0 }
-    }
-
-    /// Takes bytes from `data`; returns how many it took and the header once complete.
-    fn feed(&mut self, data: &[u8]) -> (usize, Option<Header>) {
-        let mut taken = 0;
-        loop {
-            let needed = self.needed();
-            if self.have >= 2 && self.have == needed {
-                let header = self.parse();
-                self.have = 0;
-                return (taken, Some(header));
-            }
-            let n = (needed - self.have).min(data.len() - taken);
-            if n == 0 {
-                return (taken, None);
-            }
-            self.buf[self.have..self.have + n].copy_from_slice(&data[taken..taken + n]);
-            self.have += n;
-            taken += n;
-        }
-    }
-
-    fn parse(&self) -> Header {
-        let b = &self.buf;
-        let (len, mut at) = match b[1] & 0x7f {
-            126 => (u64::from(u16::from_be_bytes([b[2], b[3]])), 4),
-            127 => (
-                u64::from_be_bytes([b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9]]),
-                10,
-            ),
-            n => (u64::from(n), 2),
-        };
-        let mask = (b[1] & 0x80 != 0).then(|| {
-            let key = [b[at], b[at + 1], b[at + 2], b[at + 3]];
-            at += 4;
-            key
-        });
-        Header {
-            fin: b[0] & 0x80 != 0,
-            rsv: (b[0] >> 4) & 0x7,
-            opcode: b[0] & 0x0f,
-            mask,
-            len,
-            raw: *b,
-            raw_len: at,
-        }
-    }
-}
-
-/// Writes a frame header into `out`.
-fn put_header(out: &mut Vec<u8>, first: u8, mask: Option<[u8; 4]>, len: usize) {
-    out.push(first);
-    let m = if mask.is_some() { 0x80 } else { 0 };
-    if len < 126 {
-        out.push(m | len as u8);
-    } else if len <= usize::from(u16::MAX) {
-        out.push(m | 126);
-        out.extend_from_slice(&(len as u16).to_be_bytes());
-    } else {
-        out.push(m | 127);
-        out.extend_from_slice(&(len as u64).to_be_bytes());
-    }
-    if let Some(key) = mask {
-        out.extend_from_slice(&key);
-    }
-}
-
-/// XORs `data` with `key`, starting at byte `offset` of the payload.
-fn apply_mask(data: &mut [u8], key: [u8; 4], offset: u64) {
-    let shift = (offset % 4) as usize;
-    for (i, byte) in data.iter_mut().enumerate() {
-        *byte ^= key[(i + shift) & 3];
-    }
 }
 
 enum ReadState {
