@@ -222,7 +222,7 @@ macro_rules! compression_setter {
         /// [`Handshake::compression`](crate::Handshake::compression).
         ///
         /// Default: [`Compression::default`](crate::Compression::default): on, 15-bit windows,
-        /// context takeover, messages of 128 bytes or more compressed at level 1.
+        /// context takeover, messages of 32 bytes or more compressed at level 1.
         pub fn compression(mut self, compression: crate::Compression) -> Self {
             if let Some(message) = &compression.error {
                 self.settings.invalid(message.clone());
