@@ -196,7 +196,6 @@ impl<C: ContentConverter> Server<C> {
         let ours = self.inner.subprotocols.clone();
         let negotiating = self.inner.negotiation.is_some();
         let compression = settings.compression.clone(); // permessage-deflate
-
         // the callback's shape (and its large error type) is tungstenite's
         #[allow(clippy::result_large_err)]
         let callback = move |request: &HttpRequest, mut response: HttpResponse| {
@@ -247,13 +246,13 @@ impl<C: ContentConverter> Server<C> {
                     return Err(refused);
                 }
             };
-            if let Some((_, answer)) = &deflate
-                && let Ok(value) = HeaderValue::from_str(answer)
-            {
+            let deflate = deflate.and_then(|(negotiated, answer)| {
+                let value = HeaderValue::from_str(&answer).ok()?;
                 response
                     .headers_mut()
                     .insert("sec-websocket-extensions", value);
-            }
+                Some(negotiated)
+            });
             let path = request
                 .uri()
                 .path_and_query()
@@ -265,7 +264,7 @@ impl<C: ContentConverter> Server<C> {
                     headers: header_pairs(request.headers()),
                     subprotocol,
                     path,
-                    compression: deflate.map(|(negotiated, _)| negotiated),
+                    compression: deflate,
                 });
             }
             Ok(response)
