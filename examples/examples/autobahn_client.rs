@@ -15,11 +15,14 @@
 //! unsolicited ping landing in the middle of a case would make the reports depend on timing. The
 //! pinger has its own tests; here the peer's pings are still answered by the driver, which is
 //! what the fuzzing cases check.
+//!
+//! permessage-deflate is on (it is by default) with a threshold of one byte, so cases 12.x and
+//! 13.x compress every message, whatever its size.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use typed_ws::{Client, CloseReason, Frame};
+use typed_ws::{Client, CloseReason, Compression, Frame};
 
 /// Large enough for the 9.x cases (up to 16 MiB messages in one frame).
 const LIMIT: usize = 64 << 20;
@@ -50,7 +53,9 @@ async fn run(base: &str, agent: &str, ca: Option<&str>) -> Result<(), Box<dyn st
         .ping_interval(None)
         .max_frame_size(LIMIT)
         .max_message_size(LIMIT)
-        .close_timeout(Duration::from_secs(5));
+        .close_timeout(Duration::from_secs(5))
+        // permessage-deflate (cases 12.x/13.x); every message compressed, however small
+        .compression(Compression::default().threshold(1));
     if let Some(path) = ca {
         let pem = std::fs::read(path).map_err(|e| format!("cannot read CA file {path}: {e}"))?;
         builder = builder

@@ -12,7 +12,7 @@ use crate::frame::CloseReason;
 use crate::proxy::Proxy;
 use crate::request::{IntoRequest, Request, Scheme};
 use crate::session::{Handshake, Session};
-use crate::settings::{Settings, session_setters};
+use crate::settings::{Settings, compression_setter, session_setters};
 use crate::stream::MaybeTls;
 use crate::tls::{Connector, TlsSettings, pem_to_der};
 use crate::{Json, start_session};
@@ -164,6 +164,8 @@ impl<C: ContentConverter> ClientBuilder<C> {
     }
 
     session_setters!();
+
+    compression_setter!();
 
     /// Connects through a proxy: `http://[user:pass@]host:port` (HTTP CONNECT, basic auth) or
     /// `socks5://[user:pass@]host:port` (`socks5h://` lets the proxy resolve names), for ws and
@@ -444,8 +446,10 @@ impl<C: ContentConverter> Client<C> {
             Scheme::Ws => MaybeTls::Plain(tcp),
             Scheme::Wss => self.tls_handshake(tcp, host).await?,
         };
-        let (ws, handshake) =
-            crate::upgrade::client(stream, request, settings.websocket_config()).await?;
+        let (ws, handshake) = crate::upgrade::client(stream, request, settings, |stream, codec| {
+            MaybeTls::Deflate(Box::new(crate::deflate::DeflateStream::new(stream, codec)))
+        })
+        .await?;
         debug!(subprotocol = ?handshake.subprotocol(), "upgraded");
         Ok((ws, handshake))
     }

@@ -602,6 +602,14 @@ where
                 ErrorKind::Protocol,
                 format!("peer broke the WebSocket protocol: {p}"),
             ),
+            // permessage-deflate: a violation the deflate layer found (deflate/mod.rs) -> 1009/1002/1007
+            WsError::Io(e) if crate::deflate::read_failure(e).is_some() => {
+                crate::deflate::read_failure(e).unwrap_or((
+                    CloseCode::PROTOCOL_ERROR,
+                    ErrorKind::Protocol,
+                    String::new(),
+                ))
+            }
             WsError::Io(_) | WsError::Tls(_) => {
                 self.reading = false;
                 self.lost("connection lost", error);

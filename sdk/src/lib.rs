@@ -33,6 +33,14 @@
 //! | `native-tls` | no | `wss://` through the platform's TLS |
 //! | `axum` | no | [`server::WebSocketUpgrade`]: an axum route becomes a typed [`Session`] |
 //!
+//! ## Compression
+//!
+//! permessage-deflate (RFC 7692) is on by default: the client offers it and the server accepts
+//! it, so sessions with browsers, Python `websockets` and Node `ws` are compressed. Tune it or
+//! turn it off with [`ClientBuilder::compression`] / [`server::ServerBuilder::compression`]
+//! and a [`Compression`] ([`Compression::disabled`]); [`Handshake::compression`] tells what a
+//! session agreed on.
+//!
 //! ## Layers
 //!
 //! [`Frame`] is the frame layer; [`Session`] is what you hold (typed send/receive, split
@@ -63,6 +71,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 mod client;
+mod deflate;
 mod driver;
 mod error;
 mod proxy;
@@ -83,6 +92,7 @@ use tokio_tungstenite::WebSocketStream;
 use tracing::Span;
 
 pub use client::{Client, ClientBuilder};
+pub use deflate::{Compression, NegotiatedCompression};
 pub use error::{Error, ErrorKind, HandshakeResponse, Result};
 pub use proxy::{Proxy, ProxyKind};
 pub use reconnect::{

@@ -131,6 +131,7 @@ pub struct Handshake {
     pub(crate) subprotocol: Option<String>,
     pub(crate) path: String,
     pub(crate) data: crate::server::ConnectionData,
+    pub(crate) compression: Option<crate::NegotiatedCompression>,
 }
 
 impl fmt::Debug for Handshake {
@@ -153,6 +154,7 @@ impl fmt::Debug for Handshake {
             .field("status", &self.status)
             .field("subprotocol", &self.subprotocol)
             .field("path", &crate::request::redact_path(&self.path))
+            .field("compression", &self.compression)
             .field("headers", &headers)
             .finish()
     }
@@ -193,6 +195,12 @@ impl Handshake {
     /// [`Accepted::data`](crate::server::Accepted::data), if it is a `T`. On the client: `None`.
     pub fn data<T: std::any::Any>(&self) -> Option<&T> {
         self.data.get()
+    }
+
+    /// The permessage-deflate parameters both sides agreed on, or `None` when the session is
+    /// not compressed (disabled here, or not offered or not accepted by the peer).
+    pub fn compression(&self) -> Option<&crate::NegotiatedCompression> {
+        self.compression.as_ref()
     }
 }
 

@@ -52,6 +52,8 @@ pub(crate) struct Settings {
     pub(crate) server: bool,
     /// The first bad setting, reported by the connect or accept call.
     pub(crate) error: Option<String>,
+    /// permessage-deflate (see `deflate/`).
+    pub(crate) compression: crate::deflate::Compression,
 }
 
 impl Default for Settings {
@@ -70,6 +72,7 @@ impl Default for Settings {
             outgoing_budget: DEFAULT_OUTGOING_BUDGET,
             server: false,
             error: None,
+            compression: crate::deflate::Compression::default(),
         }
     }
 }
@@ -282,4 +285,27 @@ macro_rules! session_setters {
     };
 }
 
+/// The permessage-deflate setter shared by `ClientBuilder` and `ServerBuilder` (kept apart from
+/// `session_setters`; see `deflate/`).
+macro_rules! compression_setter {
+    () => {
+        /// permessage-deflate (RFC 7692): what a client offers or a server accepts, window
+        /// sizes, context takeover, the size threshold and the level; see
+        /// [`Compression`](crate::Compression). [`Compression::disabled`](crate::Compression::disabled)
+        /// turns it off. What a session agreed on is in
+        /// [`Handshake::compression`](crate::Handshake::compression).
+        ///
+        /// Default: [`Compression::default`](crate::Compression::default): on, 15-bit windows,
+        /// context takeover, messages of 32 bytes or more compressed at level 1.
+        pub fn compression(mut self, compression: crate::Compression) -> Self {
+            if let Some(message) = &compression.error {
+                self.settings.invalid(message.clone());
+            }
+            self.settings.compression = compression;
+            self
+        }
+    };
+}
+
+pub(crate) use compression_setter;
 pub(crate) use session_setters;

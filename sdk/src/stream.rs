@@ -14,6 +14,8 @@ pub(crate) enum MaybeTls {
     Rustls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
     #[cfg(feature = "native-tls")]
     Native(Box<tokio_native_tls::TlsStream<TcpStream>>),
+    /// Any of the above under the permessage-deflate layer (only when it was negotiated).
+    Deflate(Box<crate::deflate::DeflateStream<MaybeTls>>),
 }
 
 macro_rules! dispatch {
@@ -24,6 +26,7 @@ macro_rules! dispatch {
             MaybeTls::Rustls($s) => $e,
             #[cfg(feature = "native-tls")]
             MaybeTls::Native($s) => $e,
+            MaybeTls::Deflate($s) => $e,
         }
     };
 }
@@ -62,6 +65,7 @@ impl AsyncWrite for MaybeTls {
             MaybeTls::Rustls(s) => s.is_write_vectored(),
             #[cfg(feature = "native-tls")]
             MaybeTls::Native(s) => s.is_write_vectored(),
+            MaybeTls::Deflate(s) => s.is_write_vectored(),
         }
     }
 

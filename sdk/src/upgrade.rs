@@ -7,25 +7,33 @@ use tokio_tungstenite::tungstenite::handshake::client::generate_key;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
+use crate::deflate::{self, Codec};
 use crate::error::{Error, ErrorKind, HandshakeResponse, Result};
 use crate::request::Request;
 use crate::session::Handshake;
+use crate::settings::Settings;
 
 /// The most bytes of response head (and of a refusal's body) read.
 const MAX_HEAD: usize = 64 * 1024;
 const MAX_HEADERS: usize = 96;
 
 /// Sends the upgrade request, reads and checks the response, and returns the WebSocket.
+///
+/// With permessage-deflate agreed, `deflate` wraps the stream in the deflate layer (given the
+/// codec and the bytes read past the response head).
 pub(crate) async fn client<S>(
     mut stream: S,
     request: &Request,
-    config: WebSocketConfig,
+    settings: &Settings,
+    deflate: impl FnOnce(S, Box<Codec>) -> S,
 ) -> Result<(WebSocketStream<S>, Handshake)>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let config: WebSocketConfig = settings.websocket_config();
     let key = generate_key();
-    let head = request_head(request, &key);
+    let offer = deflate::client_offer(&settings.compression);
+    let head = request_head(request, &key, offer.as_deref());
     stream.write_all(head.as_bytes()).await.map_err(io_error)?;
     stream.flush().await.map_err(io_error)?;
 
@@ -127,13 +135,12 @@ where
                 .into(),
         );
     }
-    if let Some(extensions) = header("sec-websocket-extensions")
-        && !extensions.trim().is_empty()
-    {
-        return refuse(format!(
-            "server negotiated extensions {extensions:?} that were not offered"
-        ));
-    }
+    let extensions: Vec<&str> = headers
+        .iter()
+        .filter(|(n, _)| n == "sec-websocket-extensions")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let compression = deflate::accept_client(&extensions, &settings.compression)?;
     let subprotocol = header("sec-websocket-protocol").map(|v| v.trim().to_owned());
     if let Some(selected) = &subprotocol
         && !request.subprotocols().iter().any(|p| p == selected)
@@ -144,7 +151,18 @@ where
         ));
     }
 
-    let leftover = buf.split_off(head_len);
+    let mut leftover = buf.split_off(head_len);
+    if let Some(negotiated) = &compression {
+        let codec = Codec::new(
+            deflate::Role::Client,
+            negotiated,
+            &settings.compression,
+            settings.max_frame_size,
+            settings.max_message_size,
+        )
+        .with_leftover(std::mem::take(&mut leftover));
+        stream = deflate(stream, codec);
+    }
     let ws =
         WebSocketStream::from_partially_read(stream, leftover, Role::Client, Some(config)).await;
     Ok((
@@ -155,11 +173,12 @@ where
             subprotocol,
             path: request.path_and_query(),
             data: Default::default(),
+            compression,
         },
     ))
 }
 
-fn request_head(request: &Request, key: &str) -> String {
+fn request_head(request: &Request, key: &str, extensions: Option<&str>) -> String {
     let port = request.port();
     let host = if port == request.scheme().default_port() {
         request.host_for_url()
@@ -173,6 +192,11 @@ fn request_head(request: &Request, key: &str) -> String {
     if !request.subprotocols().is_empty() {
         head.push_str("Sec-WebSocket-Protocol: ");
         head.push_str(&request.subprotocols().join(", "));
+        head.push_str("\r\n");
+    }
+    if let Some(offer) = extensions {
+        head.push_str("Sec-WebSocket-Extensions: ");
+        head.push_str(offer);
         head.push_str("\r\n");
     }
     for (name, value) in request.headers() {

@@ -13,8 +13,6 @@ use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, StatusCode, Version};
 use axum::response::Response;
 use hyper_util::rt::TokioIo;
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::protocol::Role;
 use tracing::{Instrument, debug, debug_span};
 use typed_ws_converters::ContentConverter;
 
@@ -174,12 +172,13 @@ impl WebSocketUpgrade {
                         return;
                     }
                 };
-                // extension negotiation: `upgrade.extensions` is what was agreed; an extension
-                // that transforms frames takes the stream (or the driver's state) from here.
-                let ws = WebSocketStream::from_raw_socket(
+                // extension negotiation: `upgrade.extensions` is what was agreed
+                let ws = super::handshake::transport(
                     TokioIo::new(upgraded),
-                    Role::Server,
-                    Some(server.inner.settings.websocket_config()),
+                    Vec::new(),
+                    &upgrade.extensions,
+                    &server.inner.policy,
+                    server.inner.settings.websocket_config(),
                 )
                 .await;
                 let handshake = upgrade.handshake(request);

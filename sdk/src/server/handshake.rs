@@ -39,6 +39,8 @@ pub(crate) struct Policy {
     pub(crate) hook: Option<Hook>,
     pub(crate) max_request_head: usize,
     pub(crate) max_request_headers: usize,
+    /// permessage-deflate: what this server accepts (the session settings' `compression`).
+    pub(crate) compression: crate::Compression,
 }
 
 /// A non-101 answer: the HTTP response sent, then the connection is closed.
@@ -185,6 +187,7 @@ impl Upgrade {
             subprotocol: self.subprotocol,
             path: request.target,
             data: self.data,
+            compression: self.extensions.compression,
         }
     }
 }
@@ -194,20 +197,76 @@ impl Upgrade {
 // The one seam for WebSocket extensions (permessage-deflate). `negotiate_extensions` receives
 // every `Sec-WebSocket-Extensions` value the client sent, in order; what it returns decides the
 // 101's `Sec-WebSocket-Extensions` header (`response`) and travels with the upgraded stream
-// (see `server` below and the axum extractor), where an implementation wraps the stream or
-// hands its state to the session driver. Today no extension is implemented: every offer is
-// declined (no response header), which RFC 6455 §9.1 allows.
+// (see `server` below and the axum extractor), which `transport` wraps in the deflate layer
+// when permessage-deflate was agreed. Other extensions are declined (RFC 6455 §9.1).
 
 /// The extensions agreed for one connection.
 #[derive(Debug, Default)]
 pub(crate) struct Extensions {
     /// The 101's `Sec-WebSocket-Extensions` value; `None` declines every offer.
     pub(crate) response: Option<String>,
+    /// permessage-deflate, when agreed.
+    pub(crate) compression: Option<crate::NegotiatedCompression>,
 }
 
-/// Chooses among the client's extension offers (`Sec-WebSocket-Extensions` values).
-pub(crate) fn negotiate_extensions(_offers: &[&str], _policy: &Policy) -> Extensions {
-    Extensions::default()
+/// Chooses among the client's extension offers (`Sec-WebSocket-Extensions` values): the first
+/// acceptable permessage-deflate offer, or a 400 naming an invalid parameter.
+pub(crate) fn negotiate_extensions(
+    offers: &[&str],
+    policy: &Policy,
+) -> std::result::Result<Extensions, Answer> {
+    match crate::deflate::negotiate_server(offers, &policy.compression) {
+        Ok(Some((negotiated, response))) => Ok(Extensions {
+            response: Some(response),
+            compression: Some(negotiated),
+        }),
+        Ok(None) => Ok(Extensions::default()),
+        Err(error) => Err(Answer::plain(400, &error.to_string())),
+    }
+}
+
+/// The upgraded connection under the session: the deflate layer when permessage-deflate was
+/// agreed (it takes the bytes read past the request head, which may already be compressed
+/// frames), else the stream itself behind a pass-through layer, with those bytes handed to
+/// tungstenite.
+pub(crate) async fn transport<S>(
+    stream: S,
+    leftover: Vec<u8>,
+    extensions: &Extensions,
+    policy: &Policy,
+    config: WebSocketConfig,
+) -> WebSocketStream<crate::deflate::DeflateStream<S>>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    use crate::deflate::{Codec, DeflateStream, Role as DeflateRole};
+    match &extensions.compression {
+        Some(negotiated) => {
+            let codec = Codec::new(
+                DeflateRole::Server,
+                negotiated,
+                &policy.compression,
+                config.max_frame_size.unwrap_or(usize::MAX),
+                config.max_message_size.unwrap_or(usize::MAX),
+            )
+            .with_leftover(leftover);
+            WebSocketStream::from_raw_socket(
+                DeflateStream::new(stream, codec),
+                Role::Server,
+                Some(config),
+            )
+            .await
+        }
+        None => {
+            WebSocketStream::from_partially_read(
+                DeflateStream::passive(stream),
+                leftover,
+                Role::Server,
+                Some(config),
+            )
+            .await
+        }
+    }
 }
 
 // -------------------------------------------------------------------------------------------
@@ -307,7 +366,7 @@ pub(crate) fn decide(
         None => ConnectionData::default(),
     };
     let offers: Vec<&str> = request.header_all("sec-websocket-extensions").collect();
-    let extensions = negotiate_extensions(&offers, policy);
+    let extensions = negotiate_extensions(&offers, policy)?;
     Ok(Upgrade {
         accept_key: derive_accept_key(key.as_bytes()),
         subprotocol,
@@ -448,7 +507,7 @@ pub(crate) async fn server<S>(
     busy: bool,
     timeout: Duration,
     linger: Duration,
-) -> Result<(WebSocketStream<S>, Handshake)>
+) -> Result<(WebSocketStream<crate::deflate::DeflateStream<S>>, Handshake)>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -478,15 +537,8 @@ where
                         )
                         .with_source(e)
                     })?;
-                // extension negotiation: `upgrade.extensions` is what was agreed; an extension
-                // that transforms frames takes the stream (or the driver's state) from here.
-                let ws = WebSocketStream::from_partially_read(
-                    stream,
-                    leftover,
-                    Role::Server,
-                    Some(config),
-                )
-                .await;
+                // extension negotiation: `upgrade.extensions` is what was agreed
+                let ws = transport(stream, leftover, &upgrade.extensions, policy, config).await;
                 return Ok((ws, upgrade.handshake(request)));
             }
             Err(answer) => answer,

@@ -53,7 +53,7 @@ use typed_ws_converters::{ContentConverter, ConverterSet};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::session::{Handshake, Session};
-use crate::settings::{Settings, session_setters};
+use crate::settings::{Settings, compression_setter, session_setters};
 use crate::{Json, start_session};
 
 #[cfg(feature = "axum")]
@@ -203,6 +203,8 @@ impl<C: ContentConverter> ServerBuilder<C> {
 
     session_setters!();
 
+    compression_setter!();
+
     /// The subprotocols this server speaks, in order of preference. The first of these that
     /// the client offers is selected; a client that offers only others is still accepted,
     /// without a subprotocol.
@@ -347,6 +349,7 @@ impl<C: ContentConverter> ServerBuilder<C> {
             }
             self.policy.subprotocols = names;
         }
+        self.policy.compression = self.settings.compression.clone();
         Server {
             inner: Arc::new(Inner {
                 converter: Arc::new(self.converter),
