@@ -203,7 +203,7 @@ async fn a_101_with_an_extension_that_was_not_offered_is_refused() {
             ])
         },
         plain,
-        "extensions \"x-foo\" that were not offered",
+        "negotiated extension `x-foo`, which was not offered",
     )
     .await;
 }
