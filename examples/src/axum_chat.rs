@@ -140,8 +140,8 @@ async fn room(session: Session, members: Arc<Mutex<Vec<Sender>>>) {
     }
 }
 
-/// The page: joins room "lobby" as "chromium", says hello, and writes what came back into
-/// `#result` (`PASS …` or `FAIL …`). `?ws=HOST:PORT` points it at another server's `/chat`
+/// The page: joins room "lobby" as "chromium", says hello, then says 1 MiB, and writes what came
+/// back and the negotiated extensions into `#result` (`PASS {...}` or `FAIL …`). `?ws=HOST:PORT` points it at another server's `/chat`
 /// (a cross-origin connection, which that server's origin check refuses).
 pub const PAGE: &str = r#"<!doctype html>
 <html>
@@ -160,11 +160,15 @@ try {
   ws.onmessage = (event) => {
     if (typeof event.data !== 'string') { done('FAIL binary frame'); return; }
     const message = JSON.parse(event.data);
-    seen.push(message);
     if (message.type === 'welcome') {
+      seen.push(message);
       ws.send(JSON.stringify({ type: 'say', text: 'hello from the browser' }));
+    } else if (message.type === 'said' && message.text === 'hello from the browser') {
+      seen.push(message);
+      // then a 1 MiB message, which permessage-deflate carries in a few KiB
+      ws.send(JSON.stringify({ type: 'say', text: 'x'.repeat(1 << 20) }));
     } else if (message.type === 'said') {
-      done('PASS ' + JSON.stringify(seen));
+      done('PASS ' + JSON.stringify({ extensions: ws.extensions, big: message.text.length, seen }));
       ws.close(1000, 'bye');
     }
   };

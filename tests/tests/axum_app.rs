@@ -449,7 +449,23 @@ async fn headless_chromium_chats_with_typed_json() {
     let json = result
         .strip_prefix("PASS ")
         .unwrap_or_else(|| panic!("the page reported {result:?}"));
-    let seen: Vec<Down> = serde_json::from_str(json).expect("typed JSON from the page");
+    #[derive(serde::Deserialize)]
+    struct Verdict {
+        extensions: String,
+        big: usize,
+        seen: Vec<Down>,
+    }
+    let Verdict {
+        extensions,
+        big,
+        seen,
+    } = serde_json::from_str(json).expect("typed JSON from the page");
+    // the browser negotiated compression with the defaults, and a 1 MiB message made the trip
+    assert!(
+        extensions.starts_with("permessage-deflate"),
+        "the browser's ws.extensions: {extensions:?}"
+    );
+    assert_eq!(big, 1 << 20, "the 1 MiB message came back whole");
     assert_eq!(
         seen,
         vec![
