@@ -670,3 +670,16 @@ impl Relay {
         }
     }
 }
+
+/// This process's resident memory (VmRSS), in KiB: what the memory-bound tests measure.
+pub fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .expect("VmRSS in /proc/self/status")
+}

@@ -15,23 +15,11 @@ use tokio::net::TcpStream;
 use typed_ws::server::Server;
 use typed_ws::{Client, CloseCode, Frame, Session};
 use typed_ws_tests::support::{
-    masked_frame, raw_upgrade, server_frame, tcp_server, within, ws_server,
+    masked_frame, raw_upgrade, rss_kib, server_frame, tcp_server, within, ws_server,
 };
 
 /// One attack at a time: RSS is the whole process's.
 static SERIAL: Mutex<()> = Mutex::new(());
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .expect("VmRSS in /proc/self/status")
-}
 
 /// Runs `attack` on a fresh multi-threaded runtime, alone, while a thread samples VmRSS every
 /// 10 ms. Returns the attack's result and the peak RSS growth over the start, in MiB.

@@ -4,19 +4,7 @@
 use std::time::Duration;
 
 use typed_ws::Client;
-use typed_ws_tests::support::{raw_upgrade, tcp_server, within};
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .expect("VmRSS in /proc/self/status")
-}
+use typed_ws_tests::support::{raw_upgrade, rss_kib, tcp_server, within};
 
 #[tokio::test]
 async fn send_waits_when_the_peer_stops_reading_and_memory_stays_flat() {

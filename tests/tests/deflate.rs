@@ -10,7 +10,9 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use typed_ws::server::Server;
 use typed_ws::{Client, CloseCode, Compression, ErrorKind, Frame, Session};
-use typed_ws_tests::support::{Guard, echo_server, read_head, server_frame, tcp_server, within};
+use typed_ws_tests::support::{
+    Guard, echo_server, read_head, rss_kib, server_frame, tcp_server, within,
+};
 
 /// Bytes seen by the relay, each direction.
 #[derive(Default)]
@@ -470,19 +472,6 @@ fn deflate(data: &[u8]) -> Vec<u8> {
     out
 }
 
-fn rss_kib() -> usize {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 #[tokio::test]
 async fn compression_bomb_closes_1009_with_flat_memory() {
     let payload = bomb(1 << 30);
@@ -585,7 +574,7 @@ async fn an_extension_never_offered_is_a_handshake_error() {
 /// Opens `n` client sessions to an in-process echo server (so `n` client and `n` server
 /// sessions) and returns the RSS growth per pair in KiB: idle, then after one 20 KB JSON
 /// message each way.
-async fn memory_per_pair(n: usize, compression: Compression) -> (usize, usize) {
+async fn memory_per_pair(n: usize, compression: Compression) -> (u64, u64) {
     let server = echo_server(
         Server::builder()
             .ping_interval(None)
@@ -610,12 +599,12 @@ async fn memory_per_pair(n: usize, compression: Compression) -> (usize, usize) {
     for session in &mut sessions {
         round_trip(session, "hi").await;
     }
-    let idle = rss_kib().saturating_sub(before) / n;
+    let idle = rss_kib().saturating_sub(before) / n as u64;
     let text = json_text(20_000);
     for session in &mut sessions {
         round_trip(session, &text).await;
     }
-    let used = rss_kib().saturating_sub(before) / n;
+    let used = rss_kib().saturating_sub(before) / n as u64;
     (idle, used)
 }
 
