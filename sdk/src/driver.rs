@@ -939,6 +939,10 @@ where
     /// Everything written so far reached the socket.
     fn write_progressed(&mut self) {
         self.write_stalled_since = None;
+        if self.pongs_while_stalled >= MAX_PONGS_WHILE_STALLED {
+            // reading was paused for this (the socket's read waker is not armed): poll again
+            std::task::Wake::wake_by_ref(&self.read_signal);
+        }
         self.pongs_while_stalled = 0;
     }
 

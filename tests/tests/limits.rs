@@ -205,3 +205,97 @@ async fn a_send_refused_as_closed_comes_with_the_close_reason() {
         );
     }
 }
+
+/// Reads one masked client frame from `read`: its opcode and unmasked payload.
+async fn client_frame(read: &mut (impl tokio::io::AsyncRead + Unpin)) -> Option<(u8, Vec<u8>)> {
+    use tokio::io::AsyncReadExt;
+    let mut head = [0u8; 2];
+    read.read_exact(&mut head).await.ok()?;
+    let len = match head[1] & 0x7f {
+        126 => usize::from(read.read_u16().await.ok()?),
+        127 => usize::try_from(read.read_u64().await.ok()?).ok()?,
+        n => usize::from(n),
+    };
+    let mut key = [0u8; 4];
+    read.read_exact(&mut key).await.ok()?;
+    let mut payload = vec![0u8; len];
+    read.read_exact(&mut payload).await.ok()?;
+    for (i, b) in payload.iter_mut().enumerate() {
+        *b ^= key[i % 4];
+    }
+    Some((head[0] & 0x0f, payload))
+}
+
+#[tokio::test]
+async fn reading_resumes_once_a_ping_flooder_reads_its_pongs() {
+    // a peer floods pings without reading (the session pauses reading: their pongs cannot go
+    // out), then starts reading: the session must read on by itself, with no timer to wake it
+    // (the pinger is off), and answer what follows the flood
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+    let server = tcp_server(move |mut tcp| {
+        let tx = tx.clone();
+        async move {
+            let _ = raw_upgrade(&mut tcp).await;
+            // full-size pings (125 bytes): the socket buffers fill with fewer of them; written
+            // with try_write so a blocked write never leaves half a frame behind unaccounted
+            let ping = server_frame(true, 0, 0x9, &[7u8; 125]);
+            let chunk: Vec<u8> = ping
+                .iter()
+                .copied()
+                .cycle()
+                .take(ping.len() * 1_000)
+                .collect();
+            let (mut written, mut blocked) = (0usize, false);
+            while written < chunk.len() * 1_000 && !blocked {
+                match tokio::time::timeout(Duration::from_millis(500), tcp.writable()).await {
+                    Ok(Ok(())) => match tcp.try_write(&chunk[written % chunk.len()..]) {
+                        Ok(n) => written += n,
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                        Err(_) => return,
+                    },
+                    Ok(Err(_)) => return,
+                    Err(_) => blocked = true,
+                }
+            }
+            // the rest of the frame the flood stopped in, then the message
+            let mut tail = ping[written % ping.len()..].to_vec();
+            if written % ping.len() == 0 {
+                tail.clear();
+            }
+            tail.extend(server_frame(true, 0, 0x1, b"after the flood"));
+            let (mut read, mut write) = tcp.into_split();
+            let reader = async {
+                while let Some((opcode, payload)) = client_frame(&mut read).await {
+                    if opcode == 0x1 {
+                        return Some(String::from_utf8_lossy(&payload).into_owned());
+                    }
+                }
+                None
+            };
+            let writer = async {
+                let _ = write.write_all(&tail).await;
+            };
+            let (echo, ()) = tokio::join!(reader, writer);
+            let _ = tx.send((blocked, echo)).await;
+        }
+    })
+    .await;
+    let client = Client::builder().ping_interval(None).build();
+    let mut session = within("connect", client.web_socket_session(server.url("/")))
+        .await
+        .unwrap();
+    let echo = async {
+        while let Some(Ok(frame)) = session.receive().await {
+            if session.send(frame).await.is_err() {
+                break;
+            }
+        }
+    };
+    let report = async { within("the echo after the flood", rx.recv()).await };
+    let (blocked, echo) = tokio::select! {
+        report = report => report.expect("a report"),
+        () = echo => panic!("the session ended: {:?}", session.try_close_reason()),
+    };
+    assert!(blocked, "the flood never met backpressure");
+    assert_eq!(echo.as_deref(), Some("after the flood"));
+}
