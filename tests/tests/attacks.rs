@@ -182,10 +182,10 @@ fn ping_flood_from_a_client_that_never_reads() {
         sent.sent / 10,
         sent.blocked
     );
-    assert!(
-        sent.blocked,
-        "the server read 2M pings whose pongs nobody read"
-    );
+    // whether the flooder was blocked before its 2M pings were out depends on how much of
+    // their pongs the kernel's socket buffers absorbed (about 10 MB on loopback): the bound is
+    // memory; limits.rs `reading_resumes_once_a_ping_flooder_reads_its_pongs` checks the pause
+    // with a flood no socket buffer can absorb
     cut_for_liveness(&reason);
     assert!(grown <= 64, "RSS grew {grown} MiB under a ping flood");
 }
@@ -231,10 +231,10 @@ fn ping_flood_from_a_server_that_never_reads() {
         sent.sent / 6,
         sent.blocked
     );
-    assert!(
-        sent.blocked,
-        "the client read 2M pings whose pongs nobody read"
-    );
+    // whether the flooder was blocked before its 2M pings were out depends on how much of
+    // their pongs the kernel's socket buffers absorbed (about 10 MB on loopback): the bound is
+    // memory; limits.rs `reading_resumes_once_a_ping_flooder_reads_its_pongs` checks the pause
+    // with a flood no socket buffer can absorb
     cut_for_liveness(&reason);
     assert!(grown <= 64, "RSS grew {grown} MiB under a ping flood");
 }
