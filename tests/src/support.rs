@@ -303,7 +303,9 @@ pub async fn read_until_close(tcp: &mut TcpStream) -> (Vec<String>, Option<u16>)
 
 /// Reads one client frame (unmasking it): its opcode and payload, `None` once the connection
 /// ended or broke.
-pub async fn read_client_frame(tcp: &mut TcpStream) -> Option<(u8, Vec<u8>)> {
+pub async fn read_client_frame(
+    tcp: &mut (impl tokio::io::AsyncRead + Unpin),
+) -> Option<(u8, Vec<u8>)> {
     let mut head = [0u8; 2];
     tcp.read_exact(&mut head).await.ok()?;
     let opcode = head[0] & 0x0f;

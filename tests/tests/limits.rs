@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use typed_ws::{Client, CloseCode, ErrorKind};
-use typed_ws_tests::support::{raw_upgrade, read_head, server_frame, tcp_server, within};
+use typed_ws_tests::support::{
+    raw_upgrade, read_client_frame, read_head, server_frame, tcp_server, within,
+};
 
 const MIB: usize = 1 << 20;
 
@@ -206,26 +208,6 @@ async fn a_send_refused_as_closed_comes_with_the_close_reason() {
     }
 }
 
-/// Reads one masked client frame from `read`: its opcode and unmasked payload.
-async fn client_frame(read: &mut (impl tokio::io::AsyncRead + Unpin)) -> Option<(u8, Vec<u8>)> {
-    use tokio::io::AsyncReadExt;
-    let mut head = [0u8; 2];
-    read.read_exact(&mut head).await.ok()?;
-    let len = match head[1] & 0x7f {
-        126 => usize::from(read.read_u16().await.ok()?),
-        127 => usize::try_from(read.read_u64().await.ok()?).ok()?,
-        n => usize::from(n),
-    };
-    let mut key = [0u8; 4];
-    read.read_exact(&mut key).await.ok()?;
-    let mut payload = vec![0u8; len];
-    read.read_exact(&mut payload).await.ok()?;
-    for (i, b) in payload.iter_mut().enumerate() {
-        *b ^= key[i % 4];
-    }
-    Some((head[0] & 0x0f, payload))
-}
-
 #[tokio::test]
 async fn reading_resumes_once_a_ping_flooder_reads_its_pongs() {
     // a peer floods pings without reading (the session pauses reading: their pongs cannot go
@@ -265,7 +247,7 @@ async fn reading_resumes_once_a_ping_flooder_reads_its_pongs() {
             tail.extend(server_frame(true, 0, 0x1, b"after the flood"));
             let (mut read, mut write) = tcp.into_split();
             let reader = async {
-                while let Some((opcode, payload)) = client_frame(&mut read).await {
+                while let Some((opcode, payload)) = read_client_frame(&mut read).await {
                     if opcode == 0x1 {
                         return Some(String::from_utf8_lossy(&payload).into_owned());
                     }
