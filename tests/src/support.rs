@@ -685,3 +685,19 @@ pub fn rss_kib() -> u64 {
         })
         .expect("VmRSS in /proc/self/status")
 }
+
+/// A `tracing_subscriber` writer that keeps everything written, for tests that read the logs.
+#[derive(Clone, Default)]
+pub struct LogCapture(pub std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut logs) = self.0.lock() {
+            logs.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

@@ -2,29 +2,13 @@
 //! and lengths only, and the filter the crate docs give for the transport (tungstenite logs
 //! whole frames through the `log` crate at TRACE) keeps the transport's lines out.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use typed_ws::server::Server;
 use typed_ws::{Client, CloseReason};
-use typed_ws_tests::support::{echo_server, within};
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use typed_ws_tests::support::{LogCapture, echo_server, within};
 
 #[tokio::test]
 async fn payloads_never_reach_the_logs_with_the_documented_filter() {
-    let capture = Capture::default();
+    let capture = LogCapture::default();
     let writer = capture.clone();
     // the filter of the crate docs ("Logging"), everything else at TRACE; `try_init` also
     // routes the `log` crate's records (tungstenite's) into tracing

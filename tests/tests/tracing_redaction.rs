@@ -1,28 +1,12 @@
 //! Authorization headers and query tokens never appear in tracing output, at any level.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use typed_ws::server::Server;
 use typed_ws::{Client, CloseReason, Request};
-use typed_ws_tests::support::{echo_server, within};
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use typed_ws_tests::support::{LogCapture, echo_server, within};
 
 #[tokio::test]
 async fn secrets_never_reach_the_logs() {
-    let capture = Capture::default();
+    let capture = LogCapture::default();
     let writer = capture.clone();
     tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
