@@ -35,8 +35,8 @@ use crate::settings::{MAX_WRITE_FRAME, Settings};
 
 /// What a session handle asks of the driver, in order with the frames it sends.
 pub(crate) enum Command {
-    /// Queue a frame for writing.
-    Send(WsMessage),
+    /// Queue a frame for writing (converted for tungstenite here, in the driver).
+    Send(Frame),
     /// Answer once everything queued before is written and flushed.
     Flush(oneshot::Sender<()>),
 }
@@ -254,8 +254,8 @@ where
             });
         }
         while let Ok(command) = self.commands.try_recv() {
-            if let Command::Send(message) = command {
-                unsent.push(from_message(message));
+            if let Command::Send(frame) = command {
+                unsent.push(frame);
             }
         }
         if !unsent.is_empty() {
@@ -860,7 +860,8 @@ where
                     drained = true;
                     *progress = true;
                 }
-                Poll::Ready(Some(Command::Send(message))) => {
+                Poll::Ready(Some(Command::Send(frame))) => {
+                    let message = to_message(frame);
                     trace!(
                         kind = message_kind(&message),
                         len = message.len(),
@@ -1117,22 +1118,8 @@ pub(crate) fn close_message(reason: &CloseReason) -> WsMessage {
     }))
 }
 
-/// Converts a message back into a frame (only for frames handed back unsent).
-pub(crate) fn from_message(message: WsMessage) -> Frame {
-    match message {
-        WsMessage::Text(text) => Frame::Text(text.as_str().to_owned()),
-        WsMessage::Binary(bytes) => Frame::Binary(bytes),
-        WsMessage::Ping(bytes) => Frame::Ping(bytes),
-        WsMessage::Pong(bytes) => Frame::Pong(bytes),
-        WsMessage::Close(frame) => {
-            Frame::Close(frame.map(|f| CloseReason::new(u16::from(f.code), f.reason.as_str())))
-        }
-        WsMessage::Frame(frame) => Frame::Binary(Bytes::copy_from_slice(frame.payload())),
-    }
-}
-
 /// Converts a frame for the wire without copying the payload.
-pub(crate) fn to_message(frame: Frame) -> WsMessage {
+fn to_message(frame: Frame) -> WsMessage {
     match frame {
         Frame::Text(text) => WsMessage::Text(text.into()),
         Frame::Binary(bytes) => WsMessage::Binary(bytes),

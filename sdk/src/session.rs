@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use typed_ws_converters::{ContentConverter, Message};
 
-use crate::driver::{Command, from_message, to_message};
+use crate::driver::Command;
 use crate::error::{Error, Result};
 use crate::frame::{CloseReason, Frame};
 use crate::settings::Settings;
@@ -519,13 +519,13 @@ impl<C: ContentConverter> Sender<C> {
         let Some(permit) = self.budget(&frame).await else {
             return Err(frame);
         };
-        match self.commands.send(Command::Send(to_message(frame))).await {
+        match self.commands.send(Command::Send(frame)).await {
             Ok(()) => {
                 // the driver gives the bytes back once the frame is written
                 permit.forget();
                 Ok(())
             }
-            Err(mpsc::error::SendError(Command::Send(message))) => Err(from_message(message)),
+            Err(mpsc::error::SendError(Command::Send(frame))) => Err(frame),
             Err(mpsc::error::SendError(_)) => Ok(()),
         }
     }
@@ -561,7 +561,7 @@ impl<C: ContentConverter> Sender<C> {
         let Some(permit) = self.budget(&frame).await else {
             return Err(self.shared.closed_error().await);
         };
-        self.command(Command::Send(to_message(frame))).await?;
+        self.command(Command::Send(frame)).await?;
         // the driver gives the bytes back once the frame is written
         permit.forget();
         Ok(())
