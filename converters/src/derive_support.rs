@@ -15,7 +15,7 @@ use bytes::Bytes;
 
 pub use crate::converter::{ContentConverter, ConvertError};
 pub use crate::frame::Frame;
-pub use crate::message::Message;
+pub use crate::message::{FromFrame, Message, ToFrame};
 pub use serde;
 
 /// The longest unknown tag quoted in an error message, in bytes.

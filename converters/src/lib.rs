@@ -35,7 +35,7 @@ mod msgpack;
 pub use converter::{ContentConverter, ConvertError, ConvertErrorKind};
 pub use frame::{CloseCode, CloseReason, Frame, FrameKind, MAX_CLOSE_REASON_BYTES, truncate_utf8};
 pub use json::Json;
-pub use message::Message;
+pub use message::{FromFrame, Message, ToFrame};
 pub use msgpack::MessagePack;
 
 /// Re-exported so that custom converters and derived code name one `bytes` version.

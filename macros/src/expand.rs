@@ -358,6 +358,26 @@ fn message_impl(
             #encode
             #decode
         }
+
+        #[automatically_derived]
+        impl #krate::ToFrame for #ident {
+            fn to_frame<C: #krate::ContentConverter>(
+                &self,
+                converter: &C,
+            ) -> ::core::result::Result<#krate::Frame, #krate::ConvertError> {
+                #krate::Message::encode(self, converter)
+            }
+        }
+
+        #[automatically_derived]
+        impl #krate::FromFrame for #ident {
+            fn from_frame<C: #krate::ContentConverter>(
+                converter: &C,
+                frame: &#krate::Frame,
+            ) -> ::core::result::Result<Self, #krate::ConvertError> {
+                <Self as #krate::Message>::decode(converter, frame)
+            }
+        }
     }
 }
 
