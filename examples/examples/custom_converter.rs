@@ -59,7 +59,7 @@ async fn main() -> typed_ws::Result<()> {
         "CBOR travels in Binary frames"
     );
     println!("{} bytes of CBOR on the wire", frame.len());
-    let back: Reading = typed_ws::ContentConverter::deserialize(session.converter(), &frame)?;
+    let back: Reading = typed_ws::ContentConverter::deserialize(&*session.converter(), &frame)?;
     println!("server converted it: {back:?}");
     session.close(CloseReason::normal("done")).await?;
     Ok(())

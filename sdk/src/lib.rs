@@ -82,6 +82,7 @@ mod session;
 mod settings;
 mod stream;
 mod tls;
+mod typed;
 mod upgrade;
 
 use std::sync::Arc;
@@ -100,11 +101,15 @@ pub use reconnect::{
     ReconnectingSession,
 };
 pub use request::{IntoRequest, Request, RequestBuilder, Scheme};
-pub use session::{Handshake, Messages, Receiver, Sender, Session};
+pub use session::{Handshake, Receiver, Sender, Session};
+pub use typed::{
+    Messages, ReceiveFrames, SendFrames, SessionHandle, SplitFrames, TypedReceiver, TypedSender,
+    TypedSession,
+};
 pub use typed_ws_converters::{
     Bytes, Chosen, CloseCode, CloseReason, ContentConverter, ConvertError, ConvertErrorKind,
-    ConverterSet, Frame, FrameKind, Json, MAX_CLOSE_REASON_BYTES, Message, MessagePack, Offer,
-    Offers,
+    ConverterSet, Frame, FrameKind, FromFrame, Json, MAX_CLOSE_REASON_BYTES, Message, MessagePack,
+    Offer, Offers, ToFrame,
 };
 #[cfg(feature = "macros")]
 pub use typed_ws_macros::Message;

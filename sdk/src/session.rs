@@ -1,24 +1,21 @@
 //! What the application holds: [`Session`], and its halves [`Sender`] and [`Receiver`].
 
 use std::fmt;
-use std::pin::Pin;
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
-use futures_core::Stream;
 use futures_util::task::AtomicWaker;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
-use typed_ws_converters::{ContentConverter, Message};
+use typed_ws_converters::ContentConverter;
 
 use crate::driver::Command;
 use crate::error::{Error, Result};
 use crate::frame::{CloseReason, Frame};
 use crate::settings::Settings;
+use crate::typed::{self, ReceiveFrames, SendFrames, SessionHandle, SinkSlot, SplitFrames};
 
 /// State shared by the driver and every handle of one session.
 pub(crate) struct Shared {
@@ -208,8 +205,10 @@ impl Handshake {
 ///
 /// One driver task owns the socket; the session talks to it over bounded queues, so pings are
 /// answered, the pinger runs and close frames are handled whether or not you are reading.
-/// A session is a [`Stream`] of data frames. [`split`](Session::split) it to send from many
-/// tasks while one task receives.
+/// A session is a [`Stream`](futures_core::Stream) of data frames and a [`Sink`](futures_util::Sink) of frames.
+/// [`split`](Session::split) it to send from many tasks while one task receives, or make it a
+/// [`TypedSession`](crate::TypedSession) with [`typed`](Session::typed) to send and receive
+/// one protocol's values with nothing to annotate per call.
 ///
 /// Dropping a session sends a close frame with 1000 (best effort).
 ///
@@ -259,188 +258,31 @@ impl<C: ContentConverter> Session<C> {
                 control,
                 converter: Arc::clone(&converter),
                 shared: Arc::clone(&shared),
+                sink: SinkSlot::default(),
             },
             receiver: Receiver {
                 incoming,
                 converter,
                 shared,
                 _guard: receiver_guard,
+                done: false,
             },
         }
     }
 
-    /// Queues a frame for sending. Returns once the session has room for it (backpressure):
-    /// it waits while the outgoing budget (`outgoing_budget` bytes accepted and not yet
-    /// written) or the outgoing queue (`channel_capacity` frames) is full. Frames are written in
-    /// order and flushed as soon as the queue runs empty.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::Closed`](crate::ErrorKind::Closed) once the session is closing or closed;
-    /// the error carries the close reason (it waits, bounded by the close timeout, for a close
-    /// under way to end).
-    ///
-    /// # Cancel safety
-    ///
-    /// If the future is dropped before it completes, the frame was not queued.
-    pub async fn send(&self, frame: Frame) -> Result<()> {
-        self.sender.send(frame).await
-    }
+    typed::send_methods!();
+    typed::receive_methods!();
+    typed::handle_methods!();
+    typed::split_methods!();
 
-    /// Sends a Text frame.
-    ///
-    /// # Errors
-    ///
-    /// As [`send`](Session::send).
-    pub async fn send_text(&self, text: impl Into<String>) -> Result<()> {
-        self.sender.send_text(text).await
-    }
-
-    /// Sends a Binary frame.
-    ///
-    /// # Errors
-    ///
-    /// As [`send`](Session::send).
-    pub async fn send_binary(&self, bytes: impl Into<Bytes>) -> Result<()> {
-        self.sender.send_binary(bytes).await
-    }
-
-    /// Serializes `value` with the session's converter and sends it (JSON: Text frame,
-    /// MessagePack: Binary frame).
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::Encode`](crate::ErrorKind::Encode) when the converter cannot encode the
-    /// value (nothing is sent), else as [`send`](Session::send).
-    pub async fn send_serialized<T: Serialize + ?Sized>(&self, value: &T) -> Result<()> {
-        self.sender.send_serialized(value).await
-    }
-
-    /// Sends one message of a [`Message`] protocol (usually a `#[derive(Message)]` enum);
-    /// anything convertible into the enum, such as a variant's payload, is accepted.
-    ///
-    /// # Errors
-    ///
-    /// As [`send_serialized`](Session::send_serialized).
-    pub async fn send_message<M: Message>(&self, message: impl Into<M>) -> Result<()> {
-        self.sender.send_message(message).await
-    }
-
-    /// Waits until every frame queued so far is written to the socket and flushed.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::Closed`](crate::ErrorKind::Closed) when the session ended first.
-    pub async fn flush(&self) -> Result<()> {
-        self.sender.flush().await
-    }
-
-    /// Receives the next data frame (Text or Binary, reassembled from fragments). `None` once
-    /// the session has closed and every received frame has been returned; an `Err` says why a
-    /// session ended abnormally (ping timeout, too big, protocol error, connection lost).
-    ///
-    /// On a raw session, Ping, Pong and Close frames are returned too.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: if the future is dropped before it completes, no frame is lost.
-    pub async fn receive(&mut self) -> Option<Result<Frame>> {
-        self.receiver.receive().await
-    }
-
-    /// Receives the next data frame and deserializes it with the session's converter.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::Decode`](crate::ErrorKind::Decode) when the frame does not decode into `T`
-    /// (the frame is in [`Error::frame`]; the session stays open and the next call reads the
-    /// next frame); [`ErrorKind::Closed`](crate::ErrorKind::Closed) when the session has ended;
-    /// the error that ended it, if it ended abnormally.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe, as [`receive`](Session::receive).
-    pub async fn receive_deserialized<T: DeserializeOwned>(&mut self) -> Result<T> {
-        self.receiver.receive_deserialized().await
-    }
-
-    /// Receives the next message of a [`Message`] protocol.
-    ///
-    /// # Errors
-    ///
-    /// As [`receive_deserialized`](Session::receive_deserialized); an unknown tag is a
-    /// `Decode` error naming it, unless the enum has an `other` variant.
-    pub async fn receive_message<M: Message>(&mut self) -> Result<M> {
-        self.receiver.receive_message().await
-    }
-
-    /// The incoming data frames as a [`Stream`] (the session is itself a stream; this borrows).
+    /// The incoming data frames as a [`Stream`](futures_core::Stream) (the session is itself a stream; this borrows).
     pub fn incoming(&mut self) -> &mut Receiver<C> {
         &mut self.receiver
-    }
-
-    /// The incoming frames deserialized into `T`, as a [`Stream`]. A frame that fails to
-    /// decode is an `Err` item and the stream goes on.
-    pub fn messages<T: DeserializeOwned>(&mut self) -> Messages<'_, C, T> {
-        self.receiver.messages()
-    }
-
-    /// The incoming frames decoded as messages of protocol `M` (a `#[derive(Message)]` enum),
-    /// as a [`Stream`]. A frame that fails to decode is an `Err` item and the stream goes on.
-    pub fn message_stream<M: Message>(&mut self) -> Messages<'_, C, M> {
-        self.receiver.message_stream()
-    }
-
-    /// Starts the close handshake with `reason` and waits (bounded by `close_timeout`) for
-    /// the peer's close frame. Closing a closed session does nothing.
-    ///
-    /// When the peer answers with its close frame, [`close_reason`](Self::close_reason) is
-    /// `reason`. When it never does (`close_timeout` passes, or it drops the connection
-    /// first), the close handshake did not complete and `close_reason` is 1006 (RFC 6455
-    /// 7.1.5) with a reason that keeps what was sent, e.g.
-    /// `close not acknowledged by the peer (sent 1000 "bye")`.
-    ///
-    /// # Errors
-    ///
-    /// None today; the `Result` leaves room for reporting a failed close.
-    pub async fn close(&self, reason: CloseReason) -> Result<()> {
-        self.sender.close(reason).await
-    }
-
-    /// How the session ended: the reason we sent when we closed and the peer answered, the
-    /// peer's code and reason when it closed (1005 if its close frame had none), 1006 when the
-    /// connection was lost without a close frame — including after our own close that the
-    /// peer never answered (reason `close not acknowledged by the peer (sent CODE "REASON")`)
-    /// — 1011 "ping timeout", 1009 too big, 1002/1007 protocol errors (these failures keep
-    /// their code whether or not the peer answers). Waits until the session has ended.
-    pub async fn close_reason(&self) -> CloseReason {
-        self.sender.shared.wait_outcome().await
-    }
-
-    /// The close reason if the session has ended, without waiting.
-    pub fn try_close_reason(&self) -> Option<CloseReason> {
-        self.sender.shared.outcome.borrow().clone()
-    }
-
-    /// `true` once the session has started closing or has closed.
-    pub fn is_closed(&self) -> bool {
-        self.sender.is_closed()
-    }
-
-    /// How many received items (frames, and the error that ended the session) wait to be
-    /// taken: the incoming queue's depth, at most `channel_capacity`.
-    pub fn queued(&self) -> usize {
-        self.receiver.queued()
     }
 
     /// The outcome of the upgrade handshake.
     pub fn handshake(&self) -> &Handshake {
         &self.sender.shared.handshake
-    }
-
-    /// The session's converter.
-    pub fn converter(&self) -> &C {
-        &self.sender.converter
     }
 
     /// Splits the session into a cloneable [`Sender`] and a [`Receiver`]. The session closes
@@ -455,22 +297,92 @@ impl<C: ContentConverter> Session<C> {
     }
 }
 
-impl<C: ContentConverter> Stream for Session<C> {
-    type Item = Result<Frame>;
+impl<C> typed::sealed::Sealed for Session<C> {}
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        Pin::new(&mut self.receiver).poll_next(cx)
+impl<C: ContentConverter> SessionHandle for Session<C> {
+    type Converter = C;
+
+    fn current_converter(&self) -> Arc<C> {
+        self.sender.current_converter()
+    }
+
+    fn with_converter<R>(&self, f: impl FnOnce(&C) -> R) -> R {
+        f(&self.sender.converter)
+    }
+
+    fn wait_closed(&self) -> impl Future<Output = CloseReason> + Send {
+        self.sender.shared.wait_outcome()
+    }
+
+    fn try_closed(&self) -> Option<CloseReason> {
+        self.sender.try_closed()
+    }
+
+    fn closing(&self) -> bool {
+        self.sender.closing()
     }
 }
 
+impl<C: ContentConverter> SendFrames for Session<C> {
+    type Sender = Sender<C>;
+
+    fn send_frame(&self, frame: Frame) -> impl Future<Output = Result<()>> + Send {
+        self.sender.send_frame(frame)
+    }
+
+    fn flush_frames(&self) -> impl Future<Output = Result<()>> + Send {
+        self.sender.flush_frames()
+    }
+
+    fn close_with(&self, reason: CloseReason) -> impl Future<Output = Result<()>> + Send {
+        self.sender.close_with(reason)
+    }
+
+    fn sending_handle(&self) -> Sender<C> {
+        self.sender.clone()
+    }
+}
+
+impl<C: ContentConverter> ReceiveFrames for Session<C> {
+    fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame>>> {
+        self.receiver.poll_frame(cx)
+    }
+
+    fn frames_done(&self) -> bool {
+        self.receiver.done
+    }
+
+    fn queued_items(&self) -> usize {
+        self.receiver.incoming.len()
+    }
+
+    fn closed_error(&self) -> impl Future<Output = Error> + Send {
+        self.receiver.shared.closed_error()
+    }
+}
+
+impl<C: ContentConverter> SplitFrames for Session<C> {
+    type Receiver = Receiver<C>;
+
+    fn split_frames(self) -> (Sender<C>, Receiver<C>) {
+        self.split()
+    }
+}
+
+typed::impl_frame_stream!(Session);
+typed::impl_frame_sink!(Session, sender.sink);
+
 /// The sending half of a session: cheap to [`Clone`] (an `Arc` inside), so many tasks can send
-/// on one session without wrapping it in a mutex. Frames from one sender keep their order.
+/// on one session without wrapping it in a mutex. Frames from one sender keep their order. A
+/// [`Sink`](futures_util::Sink) of frames.
 pub struct Sender<C = crate::Json> {
     commands: mpsc::Sender<Command>,
     /// Close requests travel apart from the data, so a close never waits behind it.
     control: mpsc::Sender<CloseReason>,
     converter: Arc<C>,
     shared: Arc<Shared>,
+    /// The send in flight when used as a `Sink` (not shared with clones).
+    sink: SinkSlot,
 }
 
 impl<C> Clone for Sender<C> {
@@ -480,6 +392,7 @@ impl<C> Clone for Sender<C> {
             control: self.control.clone(),
             converter: Arc::clone(&self.converter),
             shared: Arc::clone(&self.shared),
+            sink: SinkSlot::default(),
         }
     }
 }
@@ -539,20 +452,48 @@ impl<C: ContentConverter> Sender<C> {
             .unwrap_or_default()
     }
 
-    /// The converter, shared.
-    pub(crate) fn converter_arc(&self) -> Arc<C> {
+    typed::send_methods!();
+    typed::handle_methods!();
+
+    /// The outcome of the upgrade handshake.
+    pub fn handshake(&self) -> &Handshake {
+        &self.shared.handshake
+    }
+}
+
+impl<C> typed::sealed::Sealed for Sender<C> {}
+
+impl<C: ContentConverter> SessionHandle for Sender<C> {
+    type Converter = C;
+
+    fn current_converter(&self) -> Arc<C> {
         Arc::clone(&self.converter)
     }
 
-    /// Queues a frame for sending; see [`Session::send`].
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::Closed`](crate::ErrorKind::Closed) once the session is closing or closed.
-    pub async fn send(&self, frame: Frame) -> Result<()> {
+    fn with_converter<R>(&self, f: impl FnOnce(&C) -> R) -> R {
+        f(&self.converter)
+    }
+
+    fn wait_closed(&self) -> impl Future<Output = CloseReason> + Send {
+        self.shared.wait_outcome()
+    }
+
+    fn try_closed(&self) -> Option<CloseReason> {
+        self.shared.outcome.borrow().clone()
+    }
+
+    fn closing(&self) -> bool {
+        self.shared.closing.load(Ordering::Acquire) || self.commands.is_closed()
+    }
+}
+
+impl<C: ContentConverter> SendFrames for Sender<C> {
+    type Sender = Sender<C>;
+
+    async fn send_frame(&self, frame: Frame) -> Result<()> {
         if let Frame::Close(reason) = frame {
             return self
-                .close(reason.unwrap_or_else(|| CloseReason::normal("")))
+                .close_with(reason.unwrap_or_else(|| CloseReason::normal("")))
                 .await;
         }
         if self.shared.closing.load(Ordering::Acquire) {
@@ -567,53 +508,7 @@ impl<C: ContentConverter> Sender<C> {
         Ok(())
     }
 
-    /// Sends a Text frame.
-    ///
-    /// # Errors
-    ///
-    /// As [`send`](Sender::send).
-    pub async fn send_text(&self, text: impl Into<String>) -> Result<()> {
-        self.send(Frame::Text(text.into())).await
-    }
-
-    /// Sends a Binary frame.
-    ///
-    /// # Errors
-    ///
-    /// As [`send`](Sender::send).
-    pub async fn send_binary(&self, bytes: impl Into<Bytes>) -> Result<()> {
-        self.send(Frame::Binary(bytes.into())).await
-    }
-
-    /// Serializes and sends `value`; see [`Session::send_serialized`].
-    ///
-    /// # Errors
-    ///
-    /// As [`Session::send_serialized`].
-    pub async fn send_serialized<T: Serialize + ?Sized>(&self, value: &T) -> Result<()> {
-        let frame = self.converter.serialize(value).map_err(Error::encode)?;
-        self.send(frame).await
-    }
-
-    /// Sends one message of a [`Message`] protocol; see [`Session::send_message`].
-    ///
-    /// # Errors
-    ///
-    /// As [`Session::send_serialized`].
-    pub async fn send_message<M: Message>(&self, message: impl Into<M>) -> Result<()> {
-        let frame = message
-            .into()
-            .encode(&*self.converter)
-            .map_err(Error::encode)?;
-        self.send(frame).await
-    }
-
-    /// Waits until every frame queued so far is written and flushed.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::Closed`](crate::ErrorKind::Closed) when the session ended first.
-    pub async fn flush(&self) -> Result<()> {
+    async fn flush_frames(&self) -> Result<()> {
         let (tx, rx) = oneshot::channel();
         self.command(Command::Flush(tx)).await?;
         match rx.await {
@@ -622,12 +517,7 @@ impl<C: ContentConverter> Sender<C> {
         }
     }
 
-    /// Closes the session; see [`Session::close`].
-    ///
-    /// # Errors
-    ///
-    /// None today.
-    pub async fn close(&self, reason: CloseReason) -> Result<()> {
+    async fn close_with(&self, reason: CloseReason) -> Result<()> {
         // frames sent from now on are refused; frames already queued go out before the close
         self.shared.closing.store(true, Ordering::Release);
         // a full control queue means a close is already requested; a closed one, that the
@@ -637,29 +527,22 @@ impl<C: ContentConverter> Sender<C> {
         Ok(())
     }
 
-    /// `true` once the session has started closing or has closed.
-    pub fn is_closed(&self) -> bool {
-        self.shared.closing.load(Ordering::Acquire) || self.commands.is_closed()
-    }
-
-    /// How the session ended; waits until it has. See [`Session::close_reason`].
-    pub async fn close_reason(&self) -> CloseReason {
-        self.shared.wait_outcome().await
-    }
-
-    /// The session's converter.
-    pub fn converter(&self) -> &C {
-        &self.converter
+    fn sending_handle(&self) -> Sender<C> {
+        self.clone()
     }
 }
 
-/// The receiving half of a session: a [`Stream`] of data frames plus typed receive methods.
+typed::impl_frame_sink!(Sender, sink);
+
+/// The receiving half of a session: a [`Stream`](futures_core::Stream) of data frames plus typed receive methods.
 pub struct Receiver<C = crate::Json> {
     incoming: mpsc::Receiver<Result<Frame>>,
     converter: Arc<C>,
     shared: Arc<Shared>,
     /// Dropped with the receiver: tells the driver nobody reads any more.
     _guard: oneshot::Sender<()>,
+    /// Set once the queue has ended (`FusedStream`).
+    done: bool,
 }
 
 impl<C> fmt::Debug for Receiver<C> {
@@ -671,113 +554,54 @@ impl<C> fmt::Debug for Receiver<C> {
 }
 
 impl<C: ContentConverter> Receiver<C> {
-    /// Receives the next data frame; see [`Session::receive`].
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe.
-    pub async fn receive(&mut self) -> Option<Result<Frame>> {
-        let item = self.incoming.recv().await;
-        self.shared.observe(item)
+    typed::receive_methods!();
+    typed::handle_methods!();
+}
+
+impl<C> typed::sealed::Sealed for Receiver<C> {}
+
+impl<C: ContentConverter> SessionHandle for Receiver<C> {
+    type Converter = C;
+
+    fn current_converter(&self) -> Arc<C> {
+        Arc::clone(&self.converter)
     }
 
-    /// Receives and deserializes the next data frame; see [`Session::receive_deserialized`].
-    ///
-    /// # Errors
-    ///
-    /// As [`Session::receive_deserialized`].
-    pub async fn receive_deserialized<T: DeserializeOwned>(&mut self) -> Result<T> {
-        let frame = self.next_frame().await?;
-        self.converter
-            .deserialize(&frame)
-            .map_err(|e| Error::decode(e, frame))
+    fn with_converter<R>(&self, f: impl FnOnce(&C) -> R) -> R {
+        f(&self.converter)
     }
 
-    /// Receives the next message of a [`Message`] protocol; see [`Session::receive_message`].
-    ///
-    /// # Errors
-    ///
-    /// As [`Session::receive_message`].
-    pub async fn receive_message<M: Message>(&mut self) -> Result<M> {
-        let frame = self.next_frame().await?;
-        M::decode(&*self.converter, &frame).map_err(|e| Error::decode(e, frame))
+    fn wait_closed(&self) -> impl Future<Output = CloseReason> + Send {
+        self.shared.wait_outcome()
     }
 
-    async fn next_frame(&mut self) -> Result<Frame> {
-        match self.receive().await {
-            Some(item) => item,
-            None => Err(self.shared.closed_error().await),
-        }
+    fn try_closed(&self) -> Option<CloseReason> {
+        self.shared.outcome.borrow().clone()
     }
 
-    /// The incoming frames deserialized into `T`; see [`Session::messages`].
-    pub fn messages<T: DeserializeOwned>(&mut self) -> Messages<'_, C, T> {
-        Messages {
-            receiver: self,
-            decode: |converter, frame| converter.deserialize(frame),
-        }
+    fn closing(&self) -> bool {
+        self.shared.closing.load(Ordering::Acquire)
+    }
+}
+
+impl<C: ContentConverter> ReceiveFrames for Receiver<C> {
+    fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame>>> {
+        let item = std::task::ready!(self.incoming.poll_recv(cx));
+        self.done = item.is_none();
+        Poll::Ready(self.shared.observe(item))
     }
 
-    /// The incoming frames decoded as messages of protocol `M`; see
-    /// [`Session::message_stream`].
-    pub fn message_stream<M: Message>(&mut self) -> Messages<'_, C, M> {
-        Messages {
-            receiver: self,
-            decode: |converter, frame| M::decode(converter, frame),
-        }
+    fn frames_done(&self) -> bool {
+        self.done
     }
 
-    /// How the session ended; waits until it has.
-    pub async fn close_reason(&self) -> CloseReason {
-        self.shared.wait_outcome().await
-    }
-
-    /// How many received items wait to be taken; see [`Session::queued`].
-    pub fn queued(&self) -> usize {
+    fn queued_items(&self) -> usize {
         self.incoming.len()
     }
 
-    /// The session's converter.
-    pub fn converter(&self) -> &C {
-        &self.converter
+    fn closed_error(&self) -> impl Future<Output = Error> + Send {
+        self.shared.closed_error()
     }
 }
 
-impl<C: ContentConverter> Stream for Receiver<C> {
-    type Item = Result<Frame>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let item = std::task::ready!(self.incoming.poll_recv(cx));
-        Poll::Ready(self.shared.observe(item))
-    }
-}
-
-/// A [`Stream`] of typed values decoded from a session's frames; see [`Session::messages`]
-/// and [`Session::message_stream`].
-pub struct Messages<'a, C, T> {
-    receiver: &'a mut Receiver<C>,
-    decode: fn(&C, &Frame) -> std::result::Result<T, typed_ws_converters::ConvertError>,
-}
-
-impl<C, T> fmt::Debug for Messages<'_, C, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Messages").finish_non_exhaustive()
-    }
-}
-
-impl<C: ContentConverter, T> Stream for Messages<'_, C, T> {
-    type Item = Result<T>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let decode = self.decode;
-        let receiver = &mut *self.receiver;
-        let item = std::task::ready!(receiver.incoming.poll_recv(cx));
-        match receiver.shared.observe(item) {
-            None => Poll::Ready(None),
-            Some(Err(e)) => Poll::Ready(Some(Err(e))),
-            Some(Ok(frame)) => Poll::Ready(Some(
-                decode(&receiver.converter, &frame).map_err(|e| Error::decode(e, frame)),
-            )),
-        }
-    }
-}
+typed::impl_frame_stream!(Receiver);

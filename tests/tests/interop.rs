@@ -416,13 +416,13 @@ async fn derived_envelopes(peer: Peer, tls: bool) {
             binary,
             "{peer}: {frame:?}"
         );
-        let reply = Proto::decode(session.converter(), &frame)
+        let reply = Proto::decode(&*session.converter(), &frame)
             .unwrap_or_else(|e| panic!("{peer}'s envelope did not decode: {e}: {frame:?}"));
         assert_eq!(reply, Proto::Doc(Doc::sample(7).transformed(peer)));
         session.send_message::<Proto>(Proto::Ping).await.unwrap();
         let frame = next_frame(&mut session, "pong").await;
         assert_eq!(
-            Proto::decode(session.converter(), &frame).unwrap(),
+            Proto::decode(&*session.converter(), &frame).unwrap(),
             Proto::Pong,
             "{peer}"
         );

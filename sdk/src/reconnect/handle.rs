@@ -3,19 +3,19 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
-use bytes::Bytes;
 use futures_core::Stream;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use tokio::sync::{broadcast, mpsc, watch};
-use typed_ws_converters::{ContentConverter, Message};
+use typed_ws_converters::ContentConverter;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::frame::{CloseCode, CloseReason, Frame};
 use crate::session::Sender;
+use crate::typed::{self, ReceiveFrames, SendFrames, SessionHandle, SinkSlot, SplitFrames};
 
 use super::{Event, Outbox};
 
@@ -52,12 +52,15 @@ impl<C> Shared<C> {
 
 /// A session that reconnects per its policy. Receive from it like a [`crate::Session`]; send
 /// through it or through cloned [`ReconnectingSender`]s, which keep working across
-/// reconnects.
+/// reconnects. A [`Stream`](futures_core::Stream) of data frames and a
+/// [`Sink`](futures_util::Sink) of frames; [`typed`](Self::typed) fixes it to a protocol.
 pub struct ReconnectingSession<C = crate::Json> {
     pub(super) sender: ReconnectingSender<C>,
     pub(super) incoming: mpsc::Receiver<Frame>,
     pub(super) events: Option<broadcast::Receiver<Event>>,
     pub(super) events_tx: broadcast::Sender<Event>,
+    /// Set once the incoming queue has ended (`FusedStream`).
+    pub(super) done: bool,
 }
 
 impl<C> fmt::Debug for ReconnectingSession<C> {
@@ -73,91 +76,10 @@ impl<C: ContentConverter> ReconnectingSession<C> {
         self.sender.clone()
     }
 
-    /// Sends a frame; while disconnected, the [`Outbox`] policy applies.
-    ///
-    /// # Errors
-    ///
-    /// See [`ReconnectingSender::send`].
-    pub async fn send(&self, frame: Frame) -> Result<()> {
-        self.sender.send(frame).await
-    }
-
-    /// Sends a Text frame.
-    ///
-    /// # Errors
-    ///
-    /// See [`ReconnectingSender::send`].
-    pub async fn send_text(&self, text: impl Into<String>) -> Result<()> {
-        self.sender.send_text(text).await
-    }
-
-    /// Sends a Binary frame.
-    ///
-    /// # Errors
-    ///
-    /// See [`ReconnectingSender::send`].
-    pub async fn send_binary(&self, bytes: impl Into<Bytes>) -> Result<()> {
-        self.sender.send_binary(bytes).await
-    }
-
-    /// Serializes and sends `value`.
-    ///
-    /// # Errors
-    ///
-    /// An encode error, else see [`ReconnectingSender::send`].
-    pub async fn send_serialized<T: Serialize + ?Sized>(&self, value: &T) -> Result<()> {
-        self.sender.send_serialized(value).await
-    }
-
-    /// Sends one message of a [`Message`] protocol.
-    ///
-    /// # Errors
-    ///
-    /// An encode error, else see [`ReconnectingSender::send`].
-    pub async fn send_message<M: Message>(&self, message: impl Into<M>) -> Result<()> {
-        self.sender.send_message(message).await
-    }
-
-    /// The next data frame from whichever connection is live; `None` once the session is
-    /// closed for good.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe.
-    pub async fn receive(&mut self) -> Option<Frame> {
-        self.incoming.recv().await
-    }
-
-    /// The next data frame, deserialized with the current connection's converter.
-    ///
-    /// # Errors
-    ///
-    /// `Decode` (frame kept, the session goes on) or `Closed` once over.
-    pub async fn receive_deserialized<T: DeserializeOwned>(&mut self) -> Result<T> {
-        let frame = self.next_frame().await?;
-        self.sender
-            .shared
-            .converter()
-            .deserialize(&frame)
-            .map_err(|e| Error::decode(e, frame))
-    }
-
-    /// The next message of a [`Message`] protocol.
-    ///
-    /// # Errors
-    ///
-    /// As [`receive_deserialized`](Self::receive_deserialized).
-    pub async fn receive_message<M: Message>(&mut self) -> Result<M> {
-        let frame = self.next_frame().await?;
-        M::decode(&*self.sender.shared.converter(), &frame).map_err(|e| Error::decode(e, frame))
-    }
-
-    async fn next_frame(&mut self) -> Result<Frame> {
-        match self.incoming.recv().await {
-            Some(frame) => Ok(frame),
-            None => Err(Error::closed(self.sender.shared.outcome.borrow().clone())),
-        }
-    }
+    typed::send_methods!();
+    typed::receive_methods!();
+    typed::handle_methods!();
+    typed::split_methods!();
 
     /// The lifecycle events, from the session's start (the first call) or from now (later
     /// calls). Events are kept for a slow reader up to 256; older ones are skipped.
@@ -176,26 +98,91 @@ impl<C: ContentConverter> ReconnectingSession<C> {
             }
         }))
     }
+}
 
-    /// Closes the current connection with `reason` and stops reconnecting.
-    ///
-    /// # Errors
-    ///
-    /// None today.
-    pub async fn close(&self, reason: CloseReason) -> Result<()> {
-        self.sender.close(reason).await
+impl<C> typed::sealed::Sealed for ReconnectingSession<C> {}
+
+impl<C: ContentConverter> SessionHandle for ReconnectingSession<C> {
+    type Converter = C;
+
+    fn current_converter(&self) -> Arc<C> {
+        self.sender.current_converter()
     }
 
-    /// The final reason, once the session is over for good; waits until then.
-    pub async fn close_reason(&self) -> CloseReason {
-        self.sender.close_reason().await
+    fn wait_closed(&self) -> impl Future<Output = CloseReason> + Send {
+        self.sender.wait_closed()
+    }
+
+    fn try_closed(&self) -> Option<CloseReason> {
+        self.sender.try_closed()
+    }
+
+    fn closing(&self) -> bool {
+        self.sender.closing()
     }
 }
 
+impl<C: ContentConverter> SendFrames for ReconnectingSession<C> {
+    type Sender = ReconnectingSender<C>;
+
+    fn send_frame(&self, frame: Frame) -> impl Future<Output = Result<()>> + Send {
+        self.sender.send_frame(frame)
+    }
+
+    fn flush_frames(&self) -> impl Future<Output = Result<()>> + Send {
+        self.sender.flush_frames()
+    }
+
+    fn close_with(&self, reason: CloseReason) -> impl Future<Output = Result<()>> + Send {
+        self.sender.close_with(reason)
+    }
+
+    fn sending_handle(&self) -> ReconnectingSender<C> {
+        self.sender.clone()
+    }
+}
+
+impl<C: ContentConverter> ReceiveFrames for ReconnectingSession<C> {
+    fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame>>> {
+        let item = std::task::ready!(self.incoming.poll_recv(cx));
+        self.done = item.is_none();
+        Poll::Ready(item.map(Ok))
+    }
+
+    fn frames_done(&self) -> bool {
+        self.done
+    }
+
+    fn queued_items(&self) -> usize {
+        self.incoming.len()
+    }
+
+    async fn closed_error(&self) -> Error {
+        Error::closed(Some(self.sender.wait_closed().await))
+    }
+}
+
+impl<C: ContentConverter> SplitFrames for ReconnectingSession<C> {
+    type Receiver = Self;
+
+    /// The receiving half is the session itself: it keeps receiving from whichever connection
+    /// is live, and holds one more sending handle (the session ends once every handle is
+    /// dropped).
+    fn split_frames(self) -> (ReconnectingSender<C>, Self) {
+        (self.sender.clone(), self)
+    }
+}
+
+typed::impl_frame_stream!(ReconnectingSession);
+typed::impl_frame_sink!(ReconnectingSession, sender.sink);
+
 /// The sending handle of a [`ReconnectingSession`]: cheap to clone, valid across reconnects.
+/// A [`Sink`](futures_util::Sink) of frames.
 pub struct ReconnectingSender<C = crate::Json> {
     pub(super) shared: Arc<Shared<C>>,
     pub(super) control: mpsc::Sender<CloseReason>,
+    /// The send in flight when used as a `Sink` (not shared with clones).
+    pub(super) sink: SinkSlot,
 }
 
 impl<C> Clone for ReconnectingSender<C> {
@@ -203,6 +190,7 @@ impl<C> Clone for ReconnectingSender<C> {
         ReconnectingSender {
             shared: Arc::clone(&self.shared),
             control: self.control.clone(),
+            sink: SinkSlot::default(),
         }
     }
 }
@@ -214,16 +202,73 @@ impl<C> fmt::Debug for ReconnectingSender<C> {
 }
 
 impl<C: ContentConverter> ReconnectingSender<C> {
+    typed::send_methods!();
+    typed::handle_methods!();
+
+    fn while_down(&self, state: &mut State<C>, frame: Frame) -> Result<()> {
+        match self.shared.outbox {
+            Outbox::Fail => Err(Error::new(
+                ErrorKind::Closed,
+                "disconnected and reconnecting; the outbox policy is Fail (choose Outbox::Buffer to keep messages)",
+            )),
+            Outbox::Drop => Ok(()),
+            Outbox::Buffer { max_messages } if state.buffer.len() < max_messages => {
+                state.buffer.push_back(frame);
+                Ok(())
+            }
+            Outbox::Buffer { max_messages } => Err(Error::new(
+                ErrorKind::Closed,
+                format!(
+                    "disconnected and the outbox is full ({max_messages} messages, max_messages)"
+                ),
+            )),
+        }
+    }
+}
+
+impl<C> typed::sealed::Sealed for ReconnectingSender<C> {}
+
+impl<C: ContentConverter> SessionHandle for ReconnectingSender<C> {
+    type Converter = C;
+
+    fn current_converter(&self) -> Arc<C> {
+        self.shared.converter()
+    }
+
+    async fn wait_closed(&self) -> CloseReason {
+        let mut rx = self.shared.outcome.subscribe();
+        loop {
+            if let Some(reason) = rx.borrow_and_update().clone() {
+                return reason;
+            }
+            if rx.changed().await.is_err() {
+                return CloseReason::new(CloseCode::ABNORMAL, "reconnecting session stopped");
+            }
+        }
+    }
+
+    fn try_closed(&self) -> Option<CloseReason> {
+        self.shared.outcome.borrow().clone()
+    }
+
+    fn closing(&self) -> bool {
+        matches!(self.shared.lock().link, Link::Closed(_)) || self.control.is_closed()
+    }
+}
+
+impl<C: ContentConverter> SendFrames for ReconnectingSender<C> {
+    type Sender = Self;
+
     /// Sends a data frame on the live connection; while disconnected, applies the
     /// [`Outbox`] policy. With [`Outbox::Buffer`], frames the connection accepted but had not
     /// written when it died are replayed too; frames already written to a socket that then
     /// died are lost with it (there are no acknowledgements).
-    ///
-    /// # Errors
-    ///
-    /// `Closed` once the session is over, or while disconnected with [`Outbox::Fail`], or
-    /// when the [`Outbox::Buffer`] is full.
-    pub async fn send(&self, frame: Frame) -> Result<()> {
+    async fn send_frame(&self, frame: Frame) -> Result<()> {
+        if let Frame::Close(reason) = frame {
+            return self
+                .close_with(reason.unwrap_or_else(|| CloseReason::normal("")))
+                .await;
+        }
         let mut frame = frame;
         loop {
             let live = {
@@ -251,93 +296,30 @@ impl<C: ContentConverter> ReconnectingSender<C> {
         }
     }
 
-    fn while_down(&self, state: &mut State<C>, frame: Frame) -> Result<()> {
-        match self.shared.outbox {
-            Outbox::Fail => Err(Error::new(
-                ErrorKind::Closed,
-                "disconnected and reconnecting; the outbox policy is Fail (choose Outbox::Buffer to keep messages)",
-            )),
-            Outbox::Drop => Ok(()),
-            Outbox::Buffer { max_messages } if state.buffer.len() < max_messages => {
-                state.buffer.push_back(frame);
-                Ok(())
-            }
-            Outbox::Buffer { max_messages } => Err(Error::new(
-                ErrorKind::Closed,
-                format!(
-                    "disconnected and the outbox is full ({max_messages} messages, max_messages)"
-                ),
-            )),
+    async fn flush_frames(&self) -> Result<()> {
+        let live = match &self.shared.lock().link {
+            Link::Up(sender) => sender.clone(),
+            Link::Down => return Ok(()),
+            Link::Closed(reason) => return Err(Error::closed(Some(reason.clone()))),
+        };
+        match live.flush().await {
+            Ok(()) => Ok(()),
+            // that connection ended: what it had not written is the outbox's now
+            Err(_) if !self.closing() => Ok(()),
+            Err(e) => Err(e),
         }
     }
 
-    /// Sends a Text frame.
-    ///
-    /// # Errors
-    ///
-    /// As [`send`](Self::send).
-    pub async fn send_text(&self, text: impl Into<String>) -> Result<()> {
-        self.send(Frame::Text(text.into())).await
-    }
-
-    /// Sends a Binary frame.
-    ///
-    /// # Errors
-    ///
-    /// As [`send`](Self::send).
-    pub async fn send_binary(&self, bytes: impl Into<Bytes>) -> Result<()> {
-        self.send(Frame::Binary(bytes.into())).await
-    }
-
-    /// Serializes and sends `value` with the current connection's converter.
-    ///
-    /// # Errors
-    ///
-    /// An encode error, else as [`send`](Self::send).
-    pub async fn send_serialized<T: Serialize + ?Sized>(&self, value: &T) -> Result<()> {
-        let frame = self
-            .shared
-            .converter()
-            .serialize(value)
-            .map_err(Error::encode)?;
-        self.send(frame).await
-    }
-
-    /// Sends one message of a [`Message`] protocol.
-    ///
-    /// # Errors
-    ///
-    /// An encode error, else as [`send`](Self::send).
-    pub async fn send_message<M: Message>(&self, message: impl Into<M>) -> Result<()> {
-        let frame = message
-            .into()
-            .encode(&*self.shared.converter())
-            .map_err(Error::encode)?;
-        self.send(frame).await
-    }
-
-    /// Closes the session for good; see [`ReconnectingSession::close`].
-    ///
-    /// # Errors
-    ///
-    /// None today.
-    pub async fn close(&self, reason: CloseReason) -> Result<()> {
+    async fn close_with(&self, reason: CloseReason) -> Result<()> {
         // a full queue means a close is already asked for; a closed one, that it is over
         let _ = self.control.try_send(reason);
-        self.close_reason().await;
+        self.wait_closed().await;
         Ok(())
     }
 
-    /// The final reason, once the session is over for good; waits until then.
-    pub async fn close_reason(&self) -> CloseReason {
-        let mut rx = self.shared.outcome.subscribe();
-        loop {
-            if let Some(reason) = rx.borrow_and_update().clone() {
-                return reason;
-            }
-            if rx.changed().await.is_err() {
-                return CloseReason::new(CloseCode::ABNORMAL, "reconnecting session stopped");
-            }
-        }
+    fn sending_handle(&self) -> Self {
+        self.clone()
     }
 }
+
+typed::impl_frame_sink!(ReconnectingSender, sink);

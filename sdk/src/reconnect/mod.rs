@@ -14,7 +14,7 @@
 //!     .on_connect(|sender| async move { sender.send_text("subscribe ticks").await })
 //!     .connect()
 //!     .await?;
-//! while let Some(frame) = session.receive().await {
+//! while let Some(Ok(frame)) = session.receive().await {
 //!     println!("{frame:?}");
 //! }
 //! println!("gave up or closed: {}", session.close_reason().await);
@@ -261,10 +261,12 @@ impl<C: ContentConverter> ReconnectBuilder<C> {
             sender: ReconnectingSender {
                 shared,
                 control: control_tx,
+                sink: crate::typed::SinkSlot::default(),
             },
             incoming: incoming_rx,
             events: Some(events_rx),
             events_tx,
+            done: false,
         })
     }
 }

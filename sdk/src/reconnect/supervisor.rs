@@ -134,7 +134,7 @@ impl<C: ContentConverter> Supervisor<C> {
             }
         }
         if let Ok(mut converter) = self.shared.converter.lock() {
-            *converter = sender.converter_arc();
+            *converter = sender.converter();
         }
         // replay the outbox in order; new sends keep queueing behind it until it is empty
         loop {
@@ -216,76 +216,5 @@ impl<C: ContentConverter> Supervisor<C> {
         self.shared.lock().link = Link::Closed(reason.clone());
         let _ = sender.close(reason.clone()).await;
         End::User(reason)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn full_jitter_stays_under_the_capped_exponential() {
-        let policy =
-            Backoff::exponential(Duration::from_millis(100), Duration::from_secs(2)).seed(42);
-        for attempt in 1..20 {
-            let delay = policy.next_delay(attempt, Duration::ZERO).unwrap();
-            let ceiling =
-                Duration::from_millis(100 * 2u64.pow(attempt - 1)).min(Duration::from_secs(2));
-            assert!(
-                delay <= ceiling,
-                "attempt {attempt}: {delay:?} > {ceiling:?}"
-            );
-        }
-        let a: Vec<_> = (1..6)
-            .map(|n| policy.clone().seed(9).next_delay(n, Duration::ZERO))
-            .collect();
-        let b: Vec<_> = (1..6)
-            .map(|n| policy.clone().seed(9).next_delay(n, Duration::ZERO))
-            .collect();
-        assert_eq!(a, b, "same seed, same delays");
-        let distinct: std::collections::HashSet<_> = (0..50)
-            .map(|_| policy.next_delay(5, Duration::ZERO))
-            .collect();
-        assert!(distinct.len() > 40, "jitter varies");
-    }
-
-    #[test]
-    fn limits_give_up() {
-        let policy = Backoff::exponential(Duration::from_millis(10), Duration::from_secs(1))
-            .without_jitter()
-            .max_attempts(3)
-            .max_elapsed(Duration::from_secs(60));
-        assert_eq!(
-            policy.next_delay(1, Duration::ZERO),
-            Some(Duration::from_millis(10))
-        );
-        assert_eq!(
-            policy.next_delay(3, Duration::ZERO),
-            Some(Duration::from_millis(40))
-        );
-        assert_eq!(policy.next_delay(4, Duration::ZERO), None);
-        assert_eq!(policy.next_delay(2, Duration::from_secs(60)), None);
-    }
-
-    #[test]
-    fn default_classification() {
-        let closed = |code: u16| Cause::Closed(CloseReason::new(code, ""));
-        assert!(closed(1006).is_transient());
-        assert!(closed(1011).is_transient());
-        assert!(closed(1012).is_transient());
-        assert!(closed(1013).is_transient());
-        assert!(!closed(1000).is_transient());
-        assert!(!closed(1001).is_transient());
-        assert!(!closed(4000).is_transient());
-        let failed = |kind, status| Cause::ConnectFailed {
-            kind,
-            status,
-            message: String::new(),
-        };
-        assert!(failed(ErrorKind::Connect, None).is_transient());
-        assert!(failed(ErrorKind::Timeout, None).is_transient());
-        assert!(failed(ErrorKind::Handshake, Some(503)).is_transient());
-        assert!(!failed(ErrorKind::Handshake, Some(403)).is_transient());
-        assert!(!failed(ErrorKind::Config, None).is_transient());
     }
 }
