@@ -262,7 +262,8 @@ impl<C: ContentConverter> ClientBuilder<C> {
 
 impl<C: ContentConverter> Client<C> {
     /// Opens a session, runs `handler` with it, then closes it: 1000 when the handler returns
-    /// `Ok`, 1011 with the error's text when it returns `Err` (and returns that error).
+    /// `Ok`, 1011 with the error's text when it returns `Err` (and returns that error). The
+    /// text is the error's `{:#}`: a `typed_ws::Error` (or an `anyhow::Error`) with its causes.
     /// Ktor's `webSocket { … }`.
     ///
     /// # Errors
@@ -279,7 +280,8 @@ impl<C: ContentConverter> Client<C> {
         let result = handler(&mut session).await;
         let reason = match &result {
             Ok(_) => CloseReason::normal(""),
-            Err(e) => CloseReason::internal_error(e.to_string()),
+            // `{:#}`: our errors keep their cause in `source()`, and the peer should see it
+            Err(e) => CloseReason::internal_error(format!("{e:#}")),
         };
         session.close(reason).await?;
         result

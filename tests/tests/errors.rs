@@ -257,6 +257,34 @@ async fn a_protocol_violation() {
     );
 }
 
+#[tokio::test]
+async fn a_scoped_handler_error_reaches_the_peer_with_its_cause() {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let server = ws_server(Server::new(), move |mut session| {
+        let tx = tx.clone();
+        async move {
+            let _ = session.send_text("{oops").await;
+            while session.receive().await.is_some() {}
+            let _ = tx.send(session.close_reason().await);
+        }
+    })
+    .await;
+    let err = within(
+        "scoped",
+        Client::new().web_socket(server.url("/"), async |s| {
+            s.receive_deserialized::<(u8, u8)>().await
+        }),
+    )
+    .await
+    .unwrap_err();
+    let chain = checked_chain(&err);
+    let seen = within("server close", rx.recv()).await.unwrap();
+    assert_eq!(seen.code, typed_ws::CloseCode::INTERNAL_ERROR, "{seen}");
+    // the reason is the chain, cut to 123 bytes: the cause is in it, once
+    assert!(chain.starts_with(&seen.reason), "{seen} / {chain}");
+    assert!(seen.reason.contains("json converter"), "{seen}");
+}
+
 #[test]
 fn error_is_send_sync_static_and_one_pointer_wide() {
     fn send_sync_static<T: Send + Sync + 'static>() {}
