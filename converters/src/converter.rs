@@ -93,6 +93,10 @@ pub enum ConvertErrorKind {
 
 /// A serialization or deserialization error: which converter, which frame kind, and the
 /// underlying format error as [`source`](StdError::source).
+///
+/// `Display` names the converter and the frame kind ("json converter could not decode a text
+/// frame"); the format error is only the [`source`](StdError::source), so chain printers
+/// show it once. `{:#}` prints the whole chain joined by `": "`.
 pub struct ConvertError {
     kind: ConvertErrorKind,
     converter: &'static str,
@@ -210,8 +214,14 @@ impl fmt::Display for ConvertError {
         }
         if let Some(message) = &self.message {
             write!(f, ": {message}")?;
-        } else if let Some(source) = &self.source {
-            write!(f, ": {source}")?;
+        }
+        // the cause is the `source()`, printed by chain printers; `{:#}` prints it here too
+        if f.alternate() {
+            let mut next = self.source();
+            while let Some(error) = next {
+                write!(f, ": {error}")?;
+                next = error.source();
+            }
         }
         Ok(())
     }

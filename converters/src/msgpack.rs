@@ -286,10 +286,10 @@ mod tests {
             .deserialize::<Vec<()>>(&Frame::Binary(bytes.into()))
             .unwrap_err();
         assert_eq!(err.kind(), ConvertErrorKind::Decode);
+        // the cause is the source: `{:#}` prints the chain
         assert!(
-            err.to_string()
-                .contains("not a complete MessagePack value: truncated"),
-            "{err}"
+            format!("{err:#}").contains("not a complete MessagePack value: truncated"),
+            "{err:#}"
         );
     }
 
@@ -315,6 +315,10 @@ mod tests {
         assert_eq!(err.kind(), ConvertErrorKind::Decode);
         assert_eq!(
             err.to_string(),
+            "messagepack converter could not decode a binary frame"
+        );
+        assert_eq!(
+            format!("{err:#}"),
             "messagepack converter could not decode a binary frame: 1 unexpected bytes after the MessagePack value"
         );
 
@@ -329,9 +333,8 @@ mod tests {
             .deserialize::<Tree>(&Frame::Binary(deep.into()))
             .unwrap_err();
         assert!(
-            err.to_string()
-                .ends_with("nested deeper than 128 arrays and maps"),
-            "{err}"
+            format!("{err:#}").ends_with("nested deeper than 128 arrays and maps"),
+            "{err:#}"
         );
         let shallow = b"\x81\xa4Node\x81\xa4Node\xa4Leaf".to_vec();
         let tree = c.deserialize::<Tree>(&Frame::Binary(shallow.into()));

@@ -42,7 +42,7 @@ async fn main() -> ExitCode {
     match run(base.trim_end_matches('/'), &agent, ca.as_deref()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("autobahn_client: {e}");
+            eprintln!("autobahn_client: {e:#}");
             ExitCode::FAILURE
         }
     }
@@ -72,7 +72,7 @@ async fn run(base: &str, agent: &str, ca: Option<&str>) -> Result<(), Box<dyn st
         match tokio::time::timeout(CASE_TIMEOUT, run_case(&client, &url)).await {
             Ok(Ok(())) => {}
             // a case the server fails on purpose may refuse or drop us: the report says so
-            Ok(Err(e)) => eprintln!("case {case}: {e}"),
+            Ok(Err(e)) => eprintln!("case {case}: {e:#}"),
             Err(_) => eprintln!("case {case}: no end after {CASE_TIMEOUT:?}"),
         }
         if case % 100 == 0 {

@@ -65,7 +65,7 @@ async fn run(url: &str, sessions: u32, messages: u32) -> Result<(), String> {
         tasks.spawn(async move {
             let connected = client.web_socket_session(url.as_str()).await;
             let (tx, mut rx) = connected
-                .map_err(|e| format!("session {session}: connect: {e}"))?
+                .map_err(|e| format!("session {session}: connect: {e:#}"))?
                 .split();
             let sender = tokio::spawn(async move {
                 for seq in 0..messages {
@@ -76,7 +76,7 @@ async fn run(url: &str, sessions: u32, messages: u32) -> Result<(), String> {
                     };
                     tx.send_serialized(&tick)
                         .await
-                        .map_err(|e| format!("session {session}: send {seq}: {e}"))?;
+                        .map_err(|e| format!("session {session}: send {seq}: {e:#}"))?;
                 }
                 Ok::<_, String>(tx)
             });
@@ -84,7 +84,7 @@ async fn run(url: &str, sessions: u32, messages: u32) -> Result<(), String> {
                 let tick: Tick = rx
                     .receive_deserialized()
                     .await
-                    .map_err(|e| format!("session {session}: receive {seq}: {e}"))?;
+                    .map_err(|e| format!("session {session}: receive {seq}: {e:#}"))?;
                 if tick.session != session || tick.seq != seq {
                     return Err(format!(
                         "session {session}: expected seq {seq}, got {tick:?} (lost or reordered)"

@@ -48,7 +48,7 @@ async fn answer<C: ContentConverter>(mut session: Session<C>) {
                 }
             }
             Err(e) if e.is_decode() => {
-                println!("  server: skipped a frame it could not decode: {e}")
+                println!("  server: skipped a frame it could not decode: {e:#}")
             }
             Err(_) => break,
         }

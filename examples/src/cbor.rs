@@ -87,7 +87,8 @@ struct EncodeError(ciborium::ser::Error<io::Error>);
 impl fmt::Display for EncodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
-            ciborium::ser::Error::Io(e) => write!(f, "write failed: {e}"),
+            // the io error is the `source()`
+            ciborium::ser::Error::Io(_) => f.write_str("write failed"),
             ciborium::ser::Error::Value(message) => f.write_str(message),
         }
     }
@@ -116,7 +117,8 @@ impl fmt::Display for DecodeError {
             DecodeError::Cbor(Error::Io(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
                 f.write_str("unexpected end of input (truncated frame?)")
             }
-            DecodeError::Cbor(Error::Io(e)) => write!(f, "read failed: {e}"),
+            // the io error is the `source()`
+            DecodeError::Cbor(Error::Io(_)) => f.write_str("read failed"),
             DecodeError::Cbor(Error::Syntax(offset)) => write!(f, "invalid CBOR at byte {offset}"),
             DecodeError::Cbor(Error::Semantic(Some(offset), message)) => {
                 write!(f, "{message} (item at byte {offset})")
@@ -160,9 +162,14 @@ mod tests {
             .deserialize::<u32>(&Frame::Binary(longer.into()))
             .unwrap_err();
         assert_eq!(err.kind(), ConvertErrorKind::Decode);
+        // the cause is the source, printed by `{:#}`, not repeated in `Display`
+        assert_eq!(
+            err.to_string(),
+            "cbor converter could not decode a binary frame"
+        );
         assert!(
-            err.to_string().contains("1 unexpected bytes after"),
-            "{err}"
+            format!("{err:#}").contains("1 unexpected bytes after"),
+            "{err:#}"
         );
         assert!(err.source().is_some());
     }
@@ -174,7 +181,11 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "cbor converter could not decode a binary frame: unexpected end of input (truncated frame?)"
+            "cbor converter could not decode a binary frame"
+        );
+        assert_eq!(
+            err.source().map(|e| e.to_string()).as_deref(),
+            Some("unexpected end of input (truncated frame?)")
         );
     }
 
@@ -184,6 +195,9 @@ mod tests {
         let err = Cbor
             .deserialize::<serde_json::Value>(&Frame::Binary(deep.into()))
             .unwrap_err();
-        assert!(err.to_string().contains("nested deeper than 256"), "{err}");
+        assert!(
+            format!("{err:#}").contains("nested deeper than 256"),
+            "{err:#}"
+        );
     }
 }

@@ -7,7 +7,7 @@ use tokio::net::TcpStream;
 use tracing::{Instrument, debug, debug_span};
 use typed_ws_converters::{ContentConverter, ConverterSet};
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Deferred, Error, ErrorKind, Result};
 use crate::frame::CloseReason;
 use crate::proxy::Proxy;
 use crate::request::{IntoRequest, Request, Scheme};
@@ -51,7 +51,7 @@ struct Inner<C> {
     converter: Arc<C>,
     negotiation: Option<Arc<dyn ConverterSet<Converter = C>>>,
     settings: Arc<Settings>,
-    tls: std::result::Result<Connector, String>,
+    tls: std::result::Result<Connector, Deferred>,
     proxy: ProxyChoice,
 }
 
@@ -175,7 +175,7 @@ impl<C: ContentConverter> ClientBuilder<C> {
     pub fn proxy(mut self, url: &str) -> Self {
         match Proxy::parse(url) {
             Ok(proxy) => self.proxy = ProxyChoice::Fixed(proxy),
-            Err(e) => self.settings.invalid(e.to_string()),
+            Err(e) => self.settings.invalid_error(e),
         }
         self
     }
@@ -247,7 +247,7 @@ impl<C: ContentConverter> ClientBuilder<C> {
 
     /// The client.
     pub fn build(self) -> Client<C> {
-        let tls = self.tls.connector().map_err(|e| e.to_string());
+        let tls = self.tls.connector().map_err(Deferred::new);
         Client {
             inner: Arc::new(Inner {
                 converter: Arc::new(self.converter),
@@ -262,7 +262,8 @@ impl<C: ContentConverter> ClientBuilder<C> {
 
 impl<C: ContentConverter> Client<C> {
     /// Opens a session, runs `handler` with it, then closes it: 1000 when the handler returns
-    /// `Ok`, 1011 with the error's text when it returns `Err` (and returns that error).
+    /// `Ok`, 1011 with the error's text when it returns `Err` (and returns that error). The
+    /// text is the error's `{:#}`: a `typed_ws::Error` (or an `anyhow::Error`) with its causes.
     /// Ktor's `webSocket { … }`.
     ///
     /// # Errors
@@ -279,7 +280,8 @@ impl<C: ContentConverter> Client<C> {
         let result = handler(&mut session).await;
         let reason = match &result {
             Ok(_) => CloseReason::normal(""),
-            Err(e) => CloseReason::internal_error(e.to_string()),
+            // `{:#}`: our errors keep their cause in `source()`, and the peer should see it
+            Err(e) => CloseReason::internal_error(format!("{e:#}")),
         };
         session.close(reason).await?;
         result
@@ -416,6 +418,10 @@ impl<C: ContentConverter> Client<C> {
         let settings = &self.inner.settings;
         let host = request.host();
         let port = request.port();
+        if matches!(request.scheme(), Scheme::Wss) {
+            // a bad TLS setting (an invalid root) is the caller's: report it before connecting
+            self.inner.tls.as_ref().map_err(Deferred::error)?;
+        }
         let proxy = match &self.inner.proxy {
             ProxyChoice::Direct => None,
             ProxyChoice::Fixed(proxy) => Some(proxy.clone()),
@@ -431,10 +437,7 @@ impl<C: ContentConverter> Client<C> {
                 let tcp = TcpStream::connect((host, port)).await.map_err(|e| {
                     Error::new(
                         ErrorKind::Connect,
-                        format!(
-                            "could not connect to {}:{port}: {e}",
-                            request.host_for_url()
-                        ),
+                        format!("could not connect to {}:{port}", request.host_for_url()),
                     )
                     .with_source(e)
                 })?;
@@ -455,11 +458,7 @@ impl<C: ContentConverter> Client<C> {
     }
 
     async fn tls_handshake(&self, tcp: TcpStream, host: &str) -> Result<MaybeTls> {
-        let connector = self
-            .inner
-            .tls
-            .as_ref()
-            .map_err(|e| Error::new(ErrorKind::Tls, e.clone()))?;
+        let connector = self.inner.tls.as_ref().map_err(Deferred::error)?;
         match connector {
             #[cfg(feature = "rustls")]
             Connector::Rustls(connector) => {
@@ -467,26 +466,21 @@ impl<C: ContentConverter> Client<C> {
                     rustls_pki_types::ServerName::try_from(host.to_owned()).map_err(|e| {
                         Error::new(
                             ErrorKind::Config,
-                            format!("invalid TLS server name {host:?}: {e}"),
+                            format!("invalid TLS server name {host:?}"),
                         )
+                        .with_source(e)
                     })?;
                 let tls = connector.connect(name, tcp).await.map_err(|e| {
-                    Error::new(
-                        ErrorKind::Tls,
-                        format!("TLS handshake with {host} failed: {e}"),
-                    )
-                    .with_source(e)
+                    Error::new(ErrorKind::Tls, format!("TLS handshake with {host} failed"))
+                        .with_source(e)
                 })?;
                 Ok(MaybeTls::Rustls(Box::new(tls)))
             }
             #[cfg(feature = "native-tls")]
             Connector::Native(connector) => {
                 let tls = connector.connect(host, tcp).await.map_err(|e| {
-                    Error::new(
-                        ErrorKind::Tls,
-                        format!("TLS handshake with {host} failed: {e}"),
-                    )
-                    .with_source(e)
+                    Error::new(ErrorKind::Tls, format!("TLS handshake with {host} failed"))
+                        .with_source(e)
                 })?;
                 Ok(MaybeTls::Native(Box::new(tls)))
             }

@@ -28,7 +28,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::{
 use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 use tracing::{Instrument, Span, debug, trace};
 
-use crate::error::{Error, ErrorKind};
+use crate::error::{Chain, Error, ErrorKind};
 use crate::frame::{CloseCode, CloseReason, Frame};
 use crate::session::{Shared, incoming_cost};
 use crate::settings::{MAX_WRITE_FRAME, Settings};
@@ -578,10 +578,10 @@ where
                 ErrorKind::TooBig,
                 settings.too_big_message(*size, *max_size),
             ),
-            WsError::Capacity(other) => (
+            WsError::Capacity(_) => (
                 CloseCode::TOO_BIG,
                 ErrorKind::TooBig,
-                format!("received a message over the size limits: {other}"),
+                "received a message over the size limits".to_owned(),
             ),
             WsError::Utf8(_) => (
                 CloseCode::INVALID_PAYLOAD,
@@ -597,10 +597,10 @@ where
                 self.lost("connection reset without a closing handshake", error);
                 return;
             }
-            WsError::Protocol(p) => (
+            WsError::Protocol(_) => (
                 CloseCode::PROTOCOL_ERROR,
                 ErrorKind::Protocol,
-                format!("peer broke the WebSocket protocol: {p}"),
+                "peer broke the WebSocket protocol".to_owned(),
             ),
             // permessage-deflate: a violation the deflate layer found (deflate/mod.rs) -> 1009/1002/1007
             WsError::Io(e) if crate::deflate::read_failure(e).is_some() => {
@@ -615,18 +615,18 @@ where
                 self.lost("connection lost", error);
                 return;
             }
-            other => (
+            _ => (
                 CloseCode::PROTOCOL_ERROR,
                 ErrorKind::Protocol,
-                format!("websocket error: {other}"),
+                "websocket error".to_owned(),
             ),
         };
-        debug!(code = code.0, %message, "failing the connection");
         let reason = CloseReason::new(code, short_reason(kind));
         self.reading = false;
         let error = Error::new(kind, message)
-            .with_source(error)
+            .maybe_source(ws_cause(error))
             .with_close(reason.clone());
+        debug!(code = code.0, error = %Chain(&error), "failing the connection");
         if self.phase != Phase::Open {
             // already closing: nothing more to say to the peer
             if self.outcome.is_none() {
@@ -658,8 +658,8 @@ where
         let reason = CloseReason::new(CloseCode::ABNORMAL, what);
         if self.outcome.is_none() {
             self.outcome = Some(reason.clone());
-            self.deliver(Err(Error::new(ErrorKind::Io, format!("{what}: {error}"))
-                .with_source(error)
+            self.deliver(Err(Error::new(ErrorKind::Io, what)
+                .maybe_source(ws_cause(error))
                 .with_close(reason)));
         } else if self.phase == Phase::Closing {
             self.close_unacknowledged();
@@ -1089,6 +1089,22 @@ where
             self.next_ping = None;
         }
         true
+    }
+}
+
+/// The cause inside a tungstenite error, for our error's `source()`: tungstenite's own
+/// `Display` repeats its cause, and our message already says what the wrapper would.
+fn ws_cause(error: WsError) -> Option<Box<dyn std::error::Error + Send + Sync>> {
+    match error {
+        // the deflate layer's message is the whole story (see `deflate::read_failure`)
+        WsError::Io(e) if crate::deflate::read_failure(&e).is_some() => None,
+        WsError::Io(e) => Some(Box::new(e)),
+        // `Settings::too_big_message` names the size and the setting
+        WsError::Capacity(CapacityError::MessageTooLong { .. }) => None,
+        WsError::Capacity(e) => Some(Box::new(e)),
+        WsError::Protocol(e) => Some(Box::new(e)),
+        WsError::Utf8(detail) => Some(detail.into()),
+        other => Some(Box::new(other)),
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::error::Error as StdError;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::frame::{CloseReason, Frame};
@@ -71,6 +72,19 @@ pub struct HandshakeResponse {
 
 /// The error type of typed-ws: one opaque type with a [`kind`](Error::kind), predicates, the
 /// cause as [`source`](StdError::source), and the frame that failed to decode.
+///
+/// `Display` says what failed, with the value involved (the URL, the header name, the limit);
+/// the cause (an I/O error, a TLS or serde error) is not repeated there but is the
+/// [`source`](StdError::source). The alternate form `{:#}` prints the whole chain joined by
+/// `": "`, as `anyhow` does:
+///
+/// ```
+/// # fn show(err: &typed_ws::Error) -> String {
+/// format!("{err:#}") // "could not connect to 127.0.0.1:9: Connection refused (os error 111)"
+/// # }
+/// ```
+///
+/// `Error` is `Send + Sync + 'static` and one pointer wide, so `Result<T, Error>` stays small.
 pub struct Error {
     inner: Box<Inner>,
 }
@@ -78,7 +92,7 @@ pub struct Error {
 struct Inner {
     kind: ErrorKind,
     message: String,
-    source: Option<Box<dyn StdError + Send + Sync>>,
+    source: Option<Arc<dyn StdError + Send + Sync>>,
     frame: Option<Frame>,
     close: Option<CloseReason>,
     response: Option<HandshakeResponse>,
@@ -102,8 +116,32 @@ impl Error {
         mut self,
         source: impl Into<Box<dyn StdError + Send + Sync>>,
     ) -> Self {
-        self.inner.source = Some(source.into());
+        self.inner.source = Some(Arc::from(source.into()));
         self
+    }
+
+    /// A copy of this error (kind, message, source, frame...), for errors a builder remembers
+    /// and reports each time it is used ([`Deferred`]).
+    fn duplicate(&self) -> Self {
+        let inner = &self.inner;
+        Error {
+            inner: Box::new(Inner {
+                kind: inner.kind,
+                message: inner.message.clone(),
+                source: inner.source.clone(),
+                frame: inner.frame.clone(),
+                close: inner.close.clone(),
+                response: inner.response.clone(),
+            }),
+        }
+    }
+
+    /// [`with_source`](Error::with_source) when there is a cause.
+    pub(crate) fn maybe_source(self, source: Option<Box<dyn StdError + Send + Sync>>) -> Self {
+        match source {
+            Some(source) => self.with_source(source),
+            None => self,
+        }
     }
 
     pub(crate) fn with_close(mut self, close: CloseReason) -> Self {
@@ -138,11 +176,18 @@ impl Error {
     }
 
     pub(crate) fn encode(error: ConvertError) -> Self {
-        Self::new(ErrorKind::Encode, error.to_string()).with_source(error)
+        Self::new(ErrorKind::Encode, "error encoding a message").with_source(error)
     }
 
     pub(crate) fn decode(error: ConvertError, frame: Frame) -> Self {
-        let mut this = Self::new(ErrorKind::Decode, error.to_string()).with_source(error);
+        let mut this = Self::new(
+            ErrorKind::Decode,
+            format!(
+                "error decoding a received message of {}",
+                human_bytes(frame.len())
+            ),
+        )
+        .with_source(error);
         this.inner.frame = Some(frame);
         this
     }
@@ -150,6 +195,23 @@ impl Error {
     /// What kind of failure this is.
     pub fn kind(&self) -> ErrorKind {
         self.inner.kind
+    }
+
+    /// `true` for bad input from the caller: a malformed URL, header, setting or root
+    /// certificate ([`ErrorKind::Config`]).
+    pub fn is_config(&self) -> bool {
+        self.inner.kind == ErrorKind::Config
+    }
+
+    /// `true` when the TLS handshake failed or TLS is not available ([`ErrorKind::Tls`]).
+    pub fn is_tls(&self) -> bool {
+        self.inner.kind == ErrorKind::Tls
+    }
+
+    /// `true` when the connection failed mid-session: reset, broken pipe, or closed without
+    /// a close frame ([`ErrorKind::Io`]).
+    pub fn is_io(&self) -> bool {
+        self.inner.kind == ErrorKind::Io
     }
 
     /// `true` for a connect, close or ping timeout.
@@ -240,10 +302,73 @@ impl fmt::Debug for Error {
 }
 
 impl fmt::Display for Error {
+    /// What failed; with `{:#}`, followed by each [`source`](StdError::source) in turn.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.inner.message)
+        f.write_str(&self.inner.message)?;
+        if f.alternate() {
+            write_sources(f, self.source())?;
+        }
+        Ok(())
     }
 }
+
+/// Writes `": cause"` for each error of a `source()` chain.
+fn write_sources(
+    f: &mut fmt::Formatter<'_>,
+    mut next: Option<&(dyn StdError + 'static)>,
+) -> fmt::Result {
+    while let Some(error) = next {
+        write!(f, ": {error}")?;
+        next = error.source();
+    }
+    Ok(())
+}
+
+/// Displays an error and its whole `source()` chain joined by `": "`, for logs of errors whose
+/// `Display` does not (ours print the chain with `{:#}`).
+pub(crate) struct Chain<'a>(pub(crate) &'a (dyn StdError + 'static));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        write_sources(f, self.0.source())
+    }
+}
+
+/// A bad input a builder found and remembers, reported whole (kind, message, source) by the
+/// final call, each time it is made.
+pub(crate) struct Deferred(Error);
+
+impl Deferred {
+    pub(crate) fn new(error: Error) -> Self {
+        Deferred(error)
+    }
+
+    /// The remembered error.
+    pub(crate) fn error(&self) -> Error {
+        self.0.duplicate()
+    }
+}
+
+impl Clone for Deferred {
+    fn clone(&self) -> Self {
+        Deferred(self.0.duplicate())
+    }
+}
+
+impl fmt::Debug for Deferred {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+// `Error` travels between tasks and inside `anyhow`/`Box<dyn Error>`, and stays one pointer
+// wide so that `Result<T, Error>` is small.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync + 'static>() {}
+    assert_send_sync::<Error>();
+    assert!(std::mem::size_of::<Error>() == std::mem::size_of::<usize>());
+};
 
 impl StdError for Error {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
@@ -258,7 +383,7 @@ impl From<std::io::Error> for Error {
     /// An I/O error from the application's own socket code (binding a listener, accepting),
     /// so that `?` works in handlers that return `typed_ws::Result`.
     fn from(error: std::io::Error) -> Self {
-        Error::new(ErrorKind::Io, error.to_string()).with_source(error)
+        Error::new(ErrorKind::Io, "i/o error").with_source(error)
     }
 }
 
@@ -268,7 +393,7 @@ impl From<ConvertError> for Error {
     fn from(error: ConvertError) -> Self {
         match error.kind() {
             typed_ws_converters::ConvertErrorKind::Encode => Error::encode(error),
-            _ => Error::new(ErrorKind::Decode, error.to_string()).with_source(error),
+            _ => Error::new(ErrorKind::Decode, "error decoding a message").with_source(error),
         }
     }
 }
@@ -322,5 +447,36 @@ mod tests {
         let e = Error::timeout("connect", Duration::from_secs(1));
         assert!(e.is_timeout() && !e.is_closed());
         assert_eq!(e.to_string(), "connect timed out after 1s");
+        let e = Error::config("bad");
+        assert!(e.is_config() && !e.is_tls() && !e.is_io());
+        assert!(Error::new(ErrorKind::Tls, "x").is_tls());
+        assert!(Error::from(std::io::Error::other("x")).is_io());
+    }
+
+    #[test]
+    fn one_pointer_wide_send_sync() {
+        fn send_sync_static<T: Send + Sync + 'static>() {}
+        send_sync_static::<Error>();
+        assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
+    }
+
+    #[test]
+    fn display_is_ours_and_the_cause_is_the_source() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let e = Error::new(ErrorKind::Connect, "could not connect to h:1").with_source(io);
+        assert_eq!(e.to_string(), "could not connect to h:1");
+        assert_eq!(e.source().unwrap().to_string(), "refused");
+        assert_eq!(format!("{e:#}"), "could not connect to h:1: refused");
+        assert_eq!(Chain(&e).to_string(), "could not connect to h:1: refused");
+    }
+
+    #[test]
+    fn deferred_keeps_kind_and_source() {
+        let io = std::io::Error::other("cause");
+        let deferred = Deferred::new(Error::config("bad root").with_source(io));
+        for e in [deferred.error(), deferred.clone().error()] {
+            assert!(e.is_config());
+            assert_eq!(format!("{e:#}"), "bad root: cause");
+        }
     }
 }

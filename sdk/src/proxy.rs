@@ -54,9 +54,8 @@ impl Proxy {
     /// [`ErrorKind::Config`] for a malformed URL or another scheme.
     pub fn parse(url: &str) -> Result<Proxy> {
         let parsed = Url::parse(url).map_err(|e| {
-            Error::config(format!(
-                "invalid proxy URL: {e}; expected http://host:port or socks5://host:port"
-            ))
+            Error::config("invalid proxy URL; expected http://host:port or socks5://host:port")
+                .with_source(e)
         })?;
         let (kind, default_port) = match parsed.scheme() {
             "http" => (ProxyKind::Http, 80),
@@ -149,7 +148,7 @@ impl Proxy {
             .map_err(|e| {
                 Error::new(
                     ErrorKind::Connect,
-                    format!("could not connect to the proxy at {}: {e}", self.address()),
+                    format!("could not connect to the proxy at {}", self.address()),
                 )
                 .with_source(e)
             })?;
@@ -288,7 +287,7 @@ impl Proxy {
                 let ip = tokio::net::lookup_host((host, port))
                     .await
                     .map_err(|e| {
-                        Error::new(ErrorKind::Connect, format!("could not resolve {host}: {e}"))
+                        Error::new(ErrorKind::Connect, format!("could not resolve {host}"))
                             .with_source(e)
                     })?
                     .next()
@@ -346,7 +345,7 @@ impl Proxy {
     fn io(&self, e: std::io::Error) -> Error {
         Error::new(
             ErrorKind::Connect,
-            format!("connection to the proxy at {} failed: {e}", self.address()),
+            format!("connection to the proxy at {} failed", self.address()),
         )
         .with_source(e)
     }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::error::{Error, Result};
+use crate::error::{Deferred, Error, Result};
 
 /// The WebSocket scheme: plain `ws` or TLS `wss`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -211,13 +211,18 @@ impl fmt::Debug for Request {
 #[derive(Clone, Debug)]
 pub struct RequestBuilder {
     request: Request,
-    error: Option<String>,
+    error: Option<Deferred>,
 }
 
 impl RequestBuilder {
     fn fail(&mut self, message: String) {
+        self.fail_with(Error::config(message));
+    }
+
+    /// Remembers the first bad input, kind and source kept, for `build` to report.
+    fn fail_with(&mut self, error: Error) {
         if self.error.is_none() {
-            self.error = Some(message);
+            self.error = Some(Deferred::new(error));
         }
     }
 
@@ -228,10 +233,13 @@ impl RequestBuilder {
     pub fn url(mut self, url: &str) -> Self {
         match Url::parse(url) {
             Ok(parsed) => self.apply_url(&parsed),
-            Err(e) => self.fail(format!(
-                "invalid URL {:?}: {e}; expected something like ws://host:port/path",
-                redact_url_str(url)
-            )),
+            Err(e) => self.fail_with(
+                Error::config(format!(
+                    "invalid URL {:?}; expected something like ws://host:port/path",
+                    redact_url_str(url)
+                ))
+                .with_source(e),
+            ),
         }
         self
     }
@@ -386,7 +394,7 @@ impl RequestBuilder {
     /// [`ErrorKind::Config`](crate::ErrorKind::Config) naming the bad input.
     pub fn build(self) -> Result<Request> {
         match self.error {
-            Some(message) => Err(Error::config(message)),
+            Some(deferred) => Err(deferred.error()),
             None => Ok(self.request),
         }
     }

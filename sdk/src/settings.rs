@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-use crate::error::{Error, human_bytes};
+use crate::error::{Deferred, Error, human_bytes};
 
 /// Default ping interval and pong timeout.
 pub(crate) const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(20);
@@ -51,7 +51,7 @@ pub(crate) struct Settings {
     /// (RFC 6455 7.1.1); a client waits for that, bounded by `close_timeout`.
     pub(crate) server: bool,
     /// The first bad setting, reported by the connect or accept call.
-    pub(crate) error: Option<String>,
+    pub(crate) error: Option<Deferred>,
     /// permessage-deflate (see `deflate/`).
     pub(crate) compression: crate::deflate::Compression,
 }
@@ -79,15 +79,20 @@ impl Default for Settings {
 
 impl Settings {
     pub(crate) fn invalid(&mut self, message: String) {
+        self.invalid_error(Error::config(message));
+    }
+
+    /// Remembers a bad input found by a builder (the first one only), kind and source kept.
+    pub(crate) fn invalid_error(&mut self, error: Error) {
         if self.error.is_none() {
-            self.error = Some(message);
+            self.error = Some(Deferred::new(error));
         }
     }
 
     /// The remembered bad setting, as an error.
     pub(crate) fn check(&self) -> Result<(), Error> {
         match &self.error {
-            Some(message) => Err(Error::config(message.clone())),
+            Some(deferred) => Err(deferred.error()),
             None => Ok(()),
         }
     }

@@ -70,13 +70,13 @@ impl TlsSettings {
             for der in &self.extra_roots_der {
                 let cert =
                     tokio_native_tls::native_tls::Certificate::from_der(der).map_err(|e| {
-                        Error::new(ErrorKind::Tls, format!("invalid root certificate: {e}"))
+                        Error::new(ErrorKind::Config, "invalid root certificate").with_source(e)
                     })?;
                 builder.add_root_certificate(cert);
             }
-            let connector = builder
-                .build()
-                .map_err(|e| Error::new(ErrorKind::Tls, format!("native-tls setup failed: {e}")))?;
+            let connector = builder.build().map_err(|e| {
+                Error::new(ErrorKind::Tls, "native-tls setup failed").with_source(e)
+            })?;
             return Ok(Connector::Native(connector.into()));
         }
         #[allow(unreachable_code)]
@@ -93,14 +93,14 @@ impl TlsSettings {
             roots
                 .add(rustls_pki_types::CertificateDer::from(der.clone()))
                 .map_err(|e| {
-                    Error::new(ErrorKind::Config, format!("invalid root certificate: {e}"))
+                    Error::new(ErrorKind::Config, "invalid root certificate").with_source(e)
                 })?;
         }
         // an explicit provider: never depends on a process-level default being installed
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ClientConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-            .map_err(|e| Error::new(ErrorKind::Tls, format!("rustls setup failed: {e}")))?
+            .map_err(|e| Error::new(ErrorKind::Tls, "rustls setup failed").with_source(e))?
             .with_root_certificates(roots)
             .with_no_client_auth();
         Ok(config)

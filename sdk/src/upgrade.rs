@@ -80,8 +80,9 @@ where
             Err(e) => {
                 return Err(Error::new(
                     ErrorKind::Handshake,
-                    format!("server answered the upgrade with something that is not HTTP: {e}"),
-                ));
+                    "server answered the upgrade with something that is not HTTP",
+                )
+                .with_source(e));
             }
         }
     };
@@ -210,11 +211,7 @@ fn request_head(request: &Request, key: &str, extensions: Option<&str>) -> Strin
 }
 
 fn io_error(e: std::io::Error) -> Error {
-    Error::new(
-        ErrorKind::Handshake,
-        format!("connection failed during the upgrade: {e}"),
-    )
-    .with_source(e)
+    Error::new(ErrorKind::Handshake, "connection failed during the upgrade").with_source(e)
 }
 
 fn http_reason(status: u16) -> &'static str {

@@ -706,7 +706,8 @@ pub fn tuple_keys<C: ContentConverter>(c: &C, caps: Caps) {
             .expect_err("tuple keys must be an encode error");
         assert_eq!(e.kind(), ConvertErrorKind::Encode, "{}: {e}", c.name());
         assert!(e.source().is_some(), "{}: no source", c.name());
-        assert!(e.to_string().contains("key"), "{}: {e}", c.name());
+        // the format error is the source; `{:#}` prints the chain
+        assert!(format!("{e:#}").contains("key"), "{}: {e:#}", c.name());
     }
 }
 
@@ -850,7 +851,7 @@ pub fn non_finite_floats<C: ContentConverter>(c: &C, caps: Caps) {
                 let e = result.expect_err("a non-finite float must be an encode error");
                 assert_eq!(e.kind(), ConvertErrorKind::Encode, "{}: {e}", c.name());
                 assert!(e.source().is_some(), "{}: no source", c.name());
-                let shown = e.to_string();
+                let shown = format!("{e:#}");
                 assert!(
                     shown.contains(name),
                     "{}: {shown:?} does not say {name}",
@@ -1104,7 +1105,7 @@ pub fn errors<C: ContentConverter>(c: &C, caps: Caps) {
         "{}: encode error without source",
         c.name()
     );
-    let shown = e.to_string();
+    let shown = format!("{e:#}");
     assert!(shown.contains(c.name()), "{}: {shown}", c.name());
     assert!(
         shown.contains("refuses to be serialized"),

@@ -152,8 +152,10 @@ fn json_nan_error_names_the_path() {
         })
         .unwrap_err();
     assert_eq!(e.kind(), ConvertErrorKind::Encode);
+    assert_eq!(e.to_string(), "json converter could not encode the value");
+    // the cause is the source, printed once by `{:#}`
     assert_eq!(
-        e.to_string(),
+        format!("{e:#}"),
         "json converter could not encode the value: NaN cannot be represented in JSON (found at $.values[1])"
     );
 }

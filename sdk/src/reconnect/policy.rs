@@ -50,7 +50,8 @@ impl Cause {
         Cause::ConnectFailed {
             kind: error.kind(),
             status: error.status(),
-            message: error.to_string(),
+            // the whole chain: the cause (refused, reset...) is only in `source()`
+            message: format!("{error:#}"),
         }
     }
 

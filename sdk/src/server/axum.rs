@@ -121,7 +121,7 @@ impl WebSocketUpgrade {
         let span = debug_span!("typed_ws.accept");
         let _entered = span.enter();
         if let Err(e) = server.inner.settings.check() {
-            debug!(error = %e, "server misconfigured: answered 500");
+            debug!(error = %format_args!("{e:#}"), "server misconfigured: answered 500");
             return plain(StatusCode::INTERNAL_SERVER_ERROR, "internal server error");
         }
         let upgrade = match decide(&self.request, self.http11, &server.inner.policy, false) {
@@ -185,7 +185,7 @@ impl WebSocketUpgrade {
                 debug!(path = %crate::request::redact_path(&handshake.path), subprotocol = ?handshake.subprotocol, "accepted");
                 match server.start(ws, handshake, tracing::Span::current()) {
                     Ok(session) => handler(session).await,
-                    Err(e) => debug!(error = %e, "session not started"),
+                    Err(e) => debug!(error = %format_args!("{e:#}"), "session not started"),
                 }
             }
             .instrument(task_span),

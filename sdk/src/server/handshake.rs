@@ -400,7 +400,7 @@ where
             HeadError::Gone(
                 Error::new(
                     ErrorKind::Handshake,
-                    format!("connection failed before the upgrade request was read: {e}"),
+                    "connection failed before the upgrade request was read",
                 )
                 .with_source(e),
             )
@@ -533,7 +533,7 @@ where
                     .map_err(|e| {
                         Error::new(
                             ErrorKind::Handshake,
-                            format!("connection failed while answering the upgrade: {e}"),
+                            "connection failed while answering the upgrade",
                         )
                         .with_source(e)
                     })?;

@@ -351,7 +351,7 @@ where
         let session = match session {
             Ok(session) => session,
             Err(e) => {
-                debug!(error = %e, "upgrade failed");
+                debug!(error = %format_args!("{e:#}"), "upgrade failed");
                 return;
             }
         };
