@@ -1,5 +1,7 @@
-//! A chat room: one server broadcasting to every member, clients that split their session into
-//! a cloneable `Sender` (used from several tasks) and a `Receiver`.
+//! A chat room: one server broadcasting to every member, clients that fix their session to
+//! `Line` (`typed()`) and split it into a cloneable `TypedSender` (used from several tasks) and
+//! a `TypedReceiver`. The server receives typed lines and broadcasts each as one frame,
+//! serialized once, through the members' untyped `Sender`s.
 //!
 //! ```text
 //! cargo run --example chat
@@ -10,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use typed_ws::server::Server;
-use typed_ws::{Client, CloseReason, Sender, Session};
+use typed_ws::{Client, CloseReason, Sender, Session, TypedReceiver, TypedSession};
 
 /// Everything said in the room.
 #[derive(Serialize, Deserialize, Debug, Clone)]
@@ -27,13 +29,14 @@ async fn room(listener: TcpListener) -> std::io::Result<()> {
         .serve(listener, move |session: Session| {
             let members = Arc::clone(&members);
             async move {
-                let (tx, mut rx) = session.split();
+                let (tx, rx) = session.split();
                 members.lock().map(|mut m| m.push(tx)).ok();
-                while let Ok(line) = rx.receive_deserialized::<Line>().await {
+                let mut rx: TypedReceiver<Line> = rx.typed_receiver();
+                while let Ok(line) = rx.receive().await {
                     // serialize once, send the same frame to everyone
                     let everyone: Vec<Sender> =
                         members.lock().map(|m| m.clone()).unwrap_or_default();
-                    let Ok(frame) = typed_ws::ContentConverter::serialize(&*rx.converter(), &line)
+                    let Ok(frame) = typed_ws::ContentConverter::serialize(&*rx.get_ref().converter(), &line)
                     else {
                         continue;
                     };
@@ -53,8 +56,8 @@ async fn main() -> typed_ws::Result<()> {
     tokio::spawn(room(listener));
 
     let client = Client::new();
-    let ann = client.web_socket_session(&url).await?;
-    let bob = client.web_socket_session(&url).await?;
+    let ann: TypedSession<Line> = client.web_socket_session(&url).await?.typed();
+    let bob: TypedSession<Line> = client.web_socket_session(&url).await?.typed();
     let (ann_tx, mut ann_rx) = ann.split();
     let (bob_tx, bob_rx) = bob.split();
 
@@ -63,7 +66,7 @@ async fn main() -> typed_ws::Result<()> {
     for topic in ["weather", "lunch"] {
         let tx = ann_tx.clone();
         tasks.push(tokio::spawn(async move {
-            tx.send_serialized(&Line {
+            tx.send(Line {
                 from: "ann".into(),
                 text: format!("about {topic}"),
             })
@@ -71,7 +74,7 @@ async fn main() -> typed_ws::Result<()> {
         }));
     }
     bob_tx
-        .send_serialized(&Line {
+        .send(Line {
             from: "bob".into(),
             text: "hello all".into(),
         })
@@ -82,11 +85,11 @@ async fn main() -> typed_ws::Result<()> {
     }
 
     for _ in 0..3 {
-        let line: Line = ann_rx.receive_deserialized().await?;
+        let line = ann_rx.receive().await?;
         println!("ann's screen: <{}> {}", line.from, line.text);
     }
     ann_tx.close(CloseReason::normal("bye")).await?;
-    println!("ann left: {}", ann_tx.close_reason().await);
+    println!("ann left: {}", ann_rx.close_reason().await);
     drop(bob_rx);
     bob_tx.close(CloseReason::going_away("bob too")).await?;
     println!("bob left: {}", bob_tx.close_reason().await);

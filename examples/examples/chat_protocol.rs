@@ -1,5 +1,7 @@
 //! A chat protocol described once as an enum with `#[derive(Message)]`, spoken by a client and
-//! by the server accept side, over JSON and over MessagePack.
+//! by the server accept side, over JSON and over MessagePack, through typed sessions: each end
+//! fixes its session to `Chat` once, and then sends payloads (`Say`, `Join`) and receives
+//! `Chat` values with nothing to annotate.
 //!
 //! ```text
 //! cargo run --example chat_protocol
@@ -8,7 +10,9 @@
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use typed_ws::server::Server;
-use typed_ws::{Client, CloseReason, ContentConverter, Frame, Json, Message, MessagePack, Session};
+use typed_ws::{
+    Client, CloseReason, ContentConverter, Frame, Json, Message, MessagePack, Session, TypedSession,
+};
 
 /// Someone enters a room.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -47,9 +51,10 @@ enum Chat {
 
 async fn serve<C: ContentConverter>(listener: TcpListener, server: Server<C>) {
     let _ = server
-        .serve(listener, async |mut session: Session<C>| {
+        .serve(listener, async |session: Session<C>| {
+            let mut chat: TypedSession<Chat, Chat, Session<C>> = session.typed();
             let mut members = 0;
-            while let Ok(message) = session.receive_message::<Chat>().await {
+            while let Ok(message) = chat.receive().await {
                 let reply = match message {
                     Chat::Join(join) => {
                         members += 1;
@@ -70,7 +75,7 @@ async fn serve<C: ContentConverter>(listener: TcpListener, server: Server<C>) {
                     }),
                     other => other,
                 };
-                if session.send_message::<Chat>(reply).await.is_err() {
+                if chat.send(reply).await.is_err() {
                     break;
                 }
             }
@@ -84,32 +89,32 @@ async fn talk<C: ContentConverter>(
     url: String,
 ) -> typed_ws::Result<()> {
     println!("{name}: tags {:?}", Chat::TAGS);
-    let mut session = client.web_socket_session(url).await?;
-    let outgoing = [
-        Chat::from(Join {
-            room: "rust".into(),
-            nick: "ann".into(),
-        }),
-        Chat::from(Say {
-            nick: "ann".into(),
-            text: "hello".into(),
-        }),
-        Chat::Avatar(vec![0x89, b'P', b'N', b'G']),
-        Chat::Ping,
-    ];
-    for message in outgoing {
+    let session = client.web_socket_session(url).await?;
+    let mut chat: TypedSession<Chat, Chat, Session<C>> = session.typed();
+    // a variant's payload goes in as it is: `Join` becomes `Chat::Join` through the derive's From
+    chat.send(Join {
+        room: "rust".into(),
+        nick: "ann".into(),
+    })
+    .await?;
+    println!("  client <- {:?}", chat.receive().await?);
+    chat.send(Say {
+        nick: "ann".into(),
+        text: "hello".into(),
+    })
+    .await?;
+    println!("  client <- {:?}", chat.receive().await?);
+    for message in [Chat::Avatar(vec![0x89, b'P', b'N', b'G']), Chat::Ping] {
         println!("  client -> {message:?}");
-        session.send_message::<Chat>(message).await?;
-        let reply: Chat = session.receive_message().await?;
-        println!("  client <- {reply:?}");
+        chat.send(message).await?;
+        println!("  client <- {:?}", chat.receive().await?);
     }
     // a newer peer's message: this version routes it to `Unknown`
-    session
+    chat.get_ref()
         .send_serialized(&serde_json::json!({"type": "typing", "data": {"nick": "bob"}}))
         .await?;
-    let reply: Chat = session.receive_message().await?;
-    println!("  client <- {reply:?}");
-    session.close(CloseReason::normal("bye")).await?;
+    println!("  client <- {:?}", chat.receive().await?);
+    chat.close(CloseReason::normal("bye")).await?;
     Ok(())
 }
 

@@ -5,9 +5,10 @@
 //! ```
 //!
 //! It starts a typed-ws server on 127.0.0.1 (a random port), then opens two client sessions:
-//! one speaking JSON (Text frames), one speaking MessagePack (Binary frames). Each sends a few
-//! structs, the server answers each with a typed reply, and both sides print how the session
-//! closed.
+//! one speaking JSON (Text frames), one speaking MessagePack (Binary frames). Each end fixes
+//! its session to the types it speaks (`session.typed()`: the client sends `Question` and
+//! receives `Answer`, the server the other way round), the client sends a few questions, the
+//! server answers each, and both sides print how the session closed.
 
 use std::future::IntoFuture;
 
@@ -16,7 +17,9 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use typed_ws::server::Server;
-use typed_ws::{Client, CloseReason, ContentConverter, Frame, Json, MessagePack, Session};
+use typed_ws::{
+    Client, CloseReason, ContentConverter, Frame, Json, MessagePack, Session, TypedSession,
+};
 
 /// What the client says.
 #[derive(Serialize, Deserialize, Debug, Clone)]
@@ -34,16 +37,17 @@ struct Answer {
 }
 
 /// Answers every `Question` of one session with an `Answer`.
-async fn answer<C: ContentConverter>(mut session: Session<C>) {
+async fn answer<C: ContentConverter>(session: Session<C>) {
+    let mut session: TypedSession<Answer, Question, Session<C>> = session.typed();
     loop {
-        match session.receive_deserialized::<Question>().await {
+        match session.receive().await {
             Ok(q) => {
                 let answer = Answer {
                     id: q.id,
                     words: q.text.split_whitespace().count(),
                     text: format!("you asked {:?}", q.text),
                 };
-                if session.send_serialized(&answer).await.is_err() {
+                if session.send(answer).await.is_err() {
                     break;
                 }
             }
@@ -80,31 +84,33 @@ async fn converse<C: ContentConverter>(
     url: String,
 ) -> typed_ws::Result<()> {
     println!("{name} session to {url}");
-    let mut session = client.web_socket_session(url).await?;
+    let session = client.web_socket_session(url).await?;
+    let mut session: TypedSession<Question, Answer, Session<C>> = session.typed();
     let questions = ["what is typed-ws", "is it fast", "does it close cleanly"];
     for (id, text) in (1..).zip(questions) {
         let question = Question {
             id,
             text: text.into(),
         };
-        session.send_serialized(&question).await?;
         println!("  client -> {question:?}");
-        let answer: Answer = session.receive_deserialized().await?;
+        session.send(question).await?;
+        let answer = session.receive().await?;
         println!("  client <- {answer:?}");
     }
     // a frame the server cannot decode: a per-message error on its side, the session lives on
-    let wrong_kind = match session.converter().serialize(&1u8)? {
+    // (the typed session's `get_ref()` is the session underneath, for frames of any kind)
+    let wrong_kind = match session.get_ref().converter().serialize(&1u8)? {
         Frame::Text(_) => Frame::Binary(vec![0xc1].into()),
         _ => Frame::Text("not messagepack".into()),
     };
-    session.send(wrong_kind).await?;
+    session.get_ref().send(wrong_kind).await?;
     session
-        .send_serialized(&Question {
+        .send(Question {
             id: 99,
             text: "still there?".into(),
         })
         .await?;
-    let answer: Answer = session.receive_deserialized().await?;
+    let answer = session.receive().await?;
     println!("  client <- {answer:?}");
     session.close(CloseReason::normal("done")).await?;
     println!("  client: session closed: {}", session.close_reason().await);

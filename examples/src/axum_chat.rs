@@ -10,7 +10,10 @@ use axum::response::{Html, Response};
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use typed_ws::server::{Accepted, Refusal, Server, WebSocketUpgrade};
-use typed_ws::{Sender, Session};
+use typed_ws::{Session, TypedSender, TypedSession};
+
+/// A member's sending half, fixed to what the server sends.
+type Member = TypedSender<Down>;
 
 /// What a client says (JSON, tagged by `type`).
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -55,7 +58,7 @@ pub struct Room(pub String);
 #[derive(Clone)]
 struct AppState {
     server: Server,
-    members: Arc<Mutex<Vec<Sender>>>,
+    members: Arc<Mutex<Vec<Member>>>,
 }
 
 /// The chat server: JSON, browsers only from `origins`, and a `room` query parameter required
@@ -98,22 +101,23 @@ async fn chat(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Respo
 }
 
 /// One member's session: `join` is answered with `welcome`, `say` is broadcast as `said`.
-async fn room(session: Session, members: Arc<Mutex<Vec<Sender>>>) {
+async fn room(session: Session, members: Arc<Mutex<Vec<Member>>>) {
     let room_name = session
         .handshake()
         .data::<Room>()
         .map(|r| r.0.clone())
         .unwrap_or_default();
+    let session: TypedSession<Down, Up> = session.typed();
     let (tx, mut rx) = session.split();
     let mut nick = String::from("anonymous");
-    while let Ok(up) = rx.receive_deserialized::<Up>().await {
+    while let Ok(up) = rx.receive().await {
         match up {
             Up::Join { nick: name } => {
                 nick = format!("{name}@{room_name}");
                 let count = members
                     .lock()
                     .map(|mut m| {
-                        m.retain(|s| !s.is_closed());
+                        m.retain(|s| !s.get_ref().is_closed());
                         m.push(tx.clone());
                         m.len()
                     })
@@ -122,18 +126,18 @@ async fn room(session: Session, members: Arc<Mutex<Vec<Sender>>>) {
                     nick: nick.clone(),
                     members: count,
                 };
-                if tx.send_serialized(&welcome).await.is_err() {
+                if tx.send(welcome).await.is_err() {
                     break;
                 }
             }
             Up::Say { text } => {
-                let everyone: Vec<Sender> = members.lock().map(|m| m.clone()).unwrap_or_default();
+                let everyone: Vec<Member> = members.lock().map(|m| m.clone()).unwrap_or_default();
                 let said = Down::Said {
                     nick: nick.clone(),
                     text,
                 };
                 for member in everyone {
-                    let _ = member.send_serialized(&said).await;
+                    let _ = member.send(said.clone()).await;
                 }
             }
         }

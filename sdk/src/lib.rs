@@ -83,6 +83,11 @@ mod settings;
 mod stream;
 mod tls;
 mod typed;
+
+/// The README's Rust blocks, compiled as doctests (they need the `axum` feature).
+#[cfg(all(doctest, feature = "axum"))]
+#[doc = include_str!("../../README.md")]
+mod readme {}
 mod upgrade;
 
 use std::sync::Arc;

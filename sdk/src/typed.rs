@@ -815,6 +815,11 @@ where
         self.sender.close_with(reason).await
     }
 
+    /// How the session ended; waits until it has.
+    pub async fn close_reason(&self) -> CloseReason {
+        self.sender.wait_closed().await
+    }
+
     /// The sending handle underneath.
     pub fn get_ref(&self) -> &S {
         &self.sender
