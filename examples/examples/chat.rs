@@ -36,7 +36,8 @@ async fn room(listener: TcpListener) -> std::io::Result<()> {
                     // serialize once, send the same frame to everyone
                     let everyone: Vec<Sender> =
                         members.lock().map(|m| m.clone()).unwrap_or_default();
-                    let Ok(frame) = typed_ws::ContentConverter::serialize(&*rx.get_ref().converter(), &line)
+                    let Ok(frame) =
+                        typed_ws::ContentConverter::serialize(&*rx.get_ref().converter(), &line)
                     else {
                         continue;
                     };

@@ -276,15 +276,7 @@ impl<C: ContentConverter> Client<C> {
         F: AsyncFnOnce(&mut Session<C>) -> std::result::Result<T, E>,
         E: From<Error> + fmt::Display,
     {
-        let mut session = self.web_socket_session(request).await?;
-        let result = handler(&mut session).await;
-        let reason = match &result {
-            Ok(_) => CloseReason::normal(""),
-            // `{:#}`: our errors keep their cause in `source()`, and the peer should see it
-            Err(e) => CloseReason::internal_error(format!("{e:#}")),
-        };
-        session.close(reason).await?;
-        result
+        scoped(self.web_socket_session(request).await?, handler).await
     }
 
     /// Alias of [`web_socket`](Client::web_socket) (Ktor's `ws`).
@@ -316,6 +308,57 @@ impl<C: ContentConverter> Client<C> {
     {
         let request = force_tls(request.into_request()?);
         self.web_socket(request, handler).await
+    }
+
+    /// As [`web_socket`](Client::web_socket) with a raw session (see
+    /// [`web_socket_raw_session`](Client::web_socket_raw_session)): no pinger, and Ping, Pong
+    /// and Close frames reach the handler. Closed the same way when the handler returns.
+    /// Ktor's `webSocketRaw`.
+    ///
+    /// # Errors
+    ///
+    /// As [`web_socket`](Client::web_socket).
+    pub async fn web_socket_raw<R, F, T, E>(
+        &self,
+        request: R,
+        handler: F,
+    ) -> std::result::Result<T, E>
+    where
+        R: IntoRequest,
+        F: AsyncFnOnce(&mut Session<C>) -> std::result::Result<T, E>,
+        E: From<Error> + fmt::Display,
+    {
+        scoped(self.web_socket_raw_session(request).await?, handler).await
+    }
+
+    /// Alias of [`web_socket_raw`](Client::web_socket_raw) (Ktor's `wsRaw`).
+    ///
+    /// # Errors
+    ///
+    /// As [`web_socket`](Client::web_socket).
+    pub async fn ws_raw<R, F, T, E>(&self, request: R, handler: F) -> std::result::Result<T, E>
+    where
+        R: IntoRequest,
+        F: AsyncFnOnce(&mut Session<C>) -> std::result::Result<T, E>,
+        E: From<Error> + fmt::Display,
+    {
+        self.web_socket_raw(request, handler).await
+    }
+
+    /// As [`web_socket_raw`](Client::web_socket_raw), over TLS whatever the request's scheme
+    /// (Ktor's `wssRaw`).
+    ///
+    /// # Errors
+    ///
+    /// As [`wss`](Client::wss).
+    pub async fn wss_raw<R, F, T, E>(&self, request: R, handler: F) -> std::result::Result<T, E>
+    where
+        R: IntoRequest,
+        F: AsyncFnOnce(&mut Session<C>) -> std::result::Result<T, E>,
+        E: From<Error> + fmt::Display,
+    {
+        let request = force_tls(request.into_request()?);
+        self.web_socket_raw(request, handler).await
     }
 
     /// Opens a session and hands it over; the caller closes it (or drops it, which sends 1000).
@@ -493,6 +536,24 @@ impl<C: ContentConverter> Client<C> {
             }
         }
     }
+}
+
+/// Runs a scoped block's `handler` with `session`, then closes it: 1000 when the handler
+/// returns `Ok`, 1011 with the error's text when it returns `Err`.
+async fn scoped<C, F, T, E>(mut session: Session<C>, handler: F) -> std::result::Result<T, E>
+where
+    C: ContentConverter,
+    F: AsyncFnOnce(&mut Session<C>) -> std::result::Result<T, E>,
+    E: From<Error> + fmt::Display,
+{
+    let result = handler(&mut session).await;
+    let reason = match &result {
+        Ok(_) => CloseReason::normal(""),
+        // `{:#}`: our errors keep their cause in `source()`, and the peer should see it
+        Err(e) => CloseReason::internal_error(format!("{e:#}")),
+    };
+    session.close(reason).await?;
+    result
 }
 
 fn force_tls(mut request: Request) -> Request {

@@ -30,7 +30,7 @@ use tracing::{Instrument, Span, debug, trace};
 
 use crate::error::{Chain, Error, ErrorKind};
 use crate::frame::{CloseCode, CloseReason, Frame};
-use crate::session::{Shared, incoming_cost};
+use crate::session::{LIVENESS, Shared, TERMINATE, incoming_cost};
 use crate::settings::{MAX_WRITE_FRAME, Settings};
 
 /// What a session handle asks of the driver, in order with the frames it sends.
@@ -294,6 +294,19 @@ where
         // whole read buffer by tungstenite each time).
         let mut read_idle = false;
         self.read_signal.task.register(cx.waker());
+        self.shared.driver_waker.register(cx.waker());
+        let requests = self.shared.requests.swap(0, Ordering::AcqRel);
+        if requests & TERMINATE != 0 {
+            debug!("terminated by the application");
+            self.outcome.get_or_insert_with(|| {
+                CloseReason::new(CloseCode::ABNORMAL, "terminated by the application")
+            });
+            self.phase = Phase::Done;
+            return Poll::Ready(());
+        }
+        if requests & LIVENESS != 0 {
+            self.apply_liveness();
+        }
         if self.receiver_open && Pin::new(&mut self.receiver_gone).poll(cx).is_ready() {
             self.receiver_open = false;
             self.pending.clear();
@@ -979,6 +992,37 @@ where
     }
 
     /// The pinger, the pong deadline and the close deadline.
+    /// Takes liveness settings changed on the live session and moves the ping timers.
+    fn apply_liveness(&mut self) {
+        let Some(liveness) = self
+            .shared
+            .liveness
+            .lock()
+            .ok()
+            .and_then(|mut slot| slot.take())
+        else {
+            return;
+        };
+        debug!(?liveness, "liveness settings changed");
+        let mut settings = (*self.settings).clone();
+        settings.ping_interval = liveness.ping_interval;
+        settings.pong_timeout = liveness.pong_timeout;
+        self.settings = Arc::new(settings);
+        let now = Instant::now();
+        match (liveness.ping_interval, self.outstanding_ping) {
+            _ if self.raw => {}
+            (None, _) => {
+                self.next_ping = None;
+                self.outstanding_ping = None;
+                self.pong_deadline = None;
+            }
+            (Some(_), Some((_, sent))) => {
+                self.pong_deadline = Some(sent + liveness.pong_timeout);
+            }
+            (Some(interval), None) => self.next_ping = Some(now + interval),
+        }
+    }
+
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
         let pinging =
             self.phase == Phase::Open && self.failing.is_none() && self.close_requested.is_none();

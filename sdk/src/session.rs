@@ -3,7 +3,7 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -36,9 +36,27 @@ pub(crate) struct Shared {
     /// Bytes received and queued for the application (held back ones included), not yet
     /// taken: the driver stops reading at `Settings::incoming_budget`.
     pub(crate) incoming_bytes: AtomicUsize,
-    /// The driver, waiting for the application to take received bytes.
+    /// The driver's task: woken when the application takes received bytes or asks for
+    /// something through `requests`.
     pub(crate) driver_waker: AtomicWaker,
+    /// What the application asked of the driver outside the queues ([`TERMINATE`],
+    /// [`LIVENESS`] bits), taken by the driver on its next pass.
+    pub(crate) requests: AtomicU8,
+    /// The ping interval and pong timeout asked for with the [`LIVENESS`] bit.
+    pub(crate) liveness: std::sync::Mutex<Option<Liveness>>,
     pub(crate) settings: Arc<Settings>,
+}
+
+/// A request bit: end the session at once, without a close handshake.
+pub(crate) const TERMINATE: u8 = 1;
+/// A request bit: new liveness settings wait in `Shared::liveness`.
+pub(crate) const LIVENESS: u8 = 2;
+
+/// Liveness settings changed on a live session.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Liveness {
+    pub(crate) ping_interval: Option<Duration>,
+    pub(crate) pong_timeout: Duration,
 }
 
 /// What a received item counts against the incoming budget: its payload plus a fixed overhead,
@@ -62,8 +80,29 @@ impl Shared {
             outgoing: Semaphore::new(settings.outgoing_budget),
             incoming_bytes: AtomicUsize::new(0),
             driver_waker: AtomicWaker::new(),
+            requests: AtomicU8::new(0),
+            liveness: std::sync::Mutex::new(None),
             settings,
         })
+    }
+
+    /// Asks the driver for `bit` and wakes it.
+    fn request(&self, bit: u8) {
+        self.requests.fetch_or(bit, Ordering::AcqRel);
+        self.driver_waker.wake();
+    }
+
+    /// Changes the liveness settings the driver runs with (the last change wins).
+    fn change_liveness(&self, change: impl FnOnce(&mut Liveness)) {
+        if let Ok(mut slot) = self.liveness.lock() {
+            let mut liveness = slot.unwrap_or(Liveness {
+                ping_interval: self.settings.ping_interval,
+                pong_timeout: self.settings.pong_timeout,
+            });
+            change(&mut liveness);
+            *slot = Some(liveness);
+        }
+        self.request(LIVENESS);
     }
 
     pub(crate) fn set_terminal_watch(&self, seen: oneshot::Sender<()>) {
@@ -115,6 +154,33 @@ impl Shared {
             }
         }
     }
+}
+
+/// Ktor's session controls, on [`Session`] and [`Sender`]: generated once.
+macro_rules! live_methods {
+    ($($shared:ident).+) => {
+        /// Ends the session at once, without a close handshake (Ktor's `terminate`): the
+        /// connection is dropped, queued frames are not written, and
+        /// [`close_reason`](Self::close_reason) is 1006 "terminated by the application". Use
+        /// [`close`](Self::close) to end it properly.
+        pub fn terminate(&self) {
+            self.$($shared).+.request(TERMINATE);
+        }
+
+        /// Changes the ping interval of the live session (Ktor's `pingIntervalMillis`):
+        /// `None` stops pinging (and drops the wait for an outstanding pong); a new interval
+        /// applies from the next ping. A raw session does not ping whatever this says.
+        pub fn set_ping_interval(&self, interval: Option<Duration>) {
+            self.$($shared).+.change_liveness(|liveness| liveness.ping_interval = interval);
+        }
+
+        /// Changes the pong timeout of the live session (Ktor's `timeoutMillis`); an
+        /// outstanding ping's deadline moves to its send time plus `timeout`. The write-stall
+        /// deadline (1011 "write timeout") follows it too.
+        pub fn set_pong_timeout(&self, timeout: Duration) {
+            self.$($shared).+.change_liveness(|liveness| liveness.pong_timeout = timeout);
+        }
+    };
 }
 
 /// The outcome of the upgrade handshake: status, headers and the selected subprotocol.
@@ -274,6 +340,7 @@ impl<C: ContentConverter> Session<C> {
     typed::receive_methods!();
     typed::handle_methods!();
     typed::split_methods!();
+    live_methods!(sender.shared);
 
     /// The incoming data frames as a [`Stream`](futures_core::Stream) (the session is itself a stream; this borrows).
     pub fn incoming(&mut self) -> &mut Receiver<C> {
@@ -454,6 +521,7 @@ impl<C: ContentConverter> Sender<C> {
 
     typed::send_methods!();
     typed::handle_methods!();
+    live_methods!(shared);
 
     /// The outcome of the upgrade handshake.
     pub fn handshake(&self) -> &Handshake {

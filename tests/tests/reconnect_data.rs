@@ -270,7 +270,10 @@ async fn buffered_replay_is_exact_gap_free_bounded_and_keeps_order_through_a_sec
     // 2. the server closes connection 0; once the client has handled that (the marker came
     //    with it), sends go into the outbox until it is full
     close_first.send_replace(true);
-    let marker = within("marker 0", session.receive()).await.unwrap().unwrap();
+    let marker = within("marker 0", session.receive())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(marker.read_text(), Some("closing 0"));
     let full = within("the outbox to fill", async {
         loop {

@@ -9,8 +9,8 @@ use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use typed_ws::server::Server;
 use typed_ws::{
-    Client, CloseReason, ErrorKind, Frame, Json, MessagePack, ReconnectingSender,
-    ReconnectingSession, Receiver, Sender, Session, TypedReceiver, TypedSender, TypedSession,
+    Client, CloseReason, ErrorKind, Frame, Json, MessagePack, Receiver, ReconnectingSender,
+    ReconnectingSession, Sender, Session, TypedReceiver, TypedSender, TypedSession,
 };
 use typed_ws_tests::support::{echo_server, within, ws_server};
 
@@ -81,7 +81,10 @@ async fn derive_protocol_round_trip<C: typed_ws::ContentConverter + Clone>(conve
     let mut chat: TypedSession<Chat, Chat, Session<C>> = session.typed();
     // a payload goes in through the generated From<Say> for Chat: nothing to annotate
     chat.send(Say { text: "hi".into() }).await.unwrap();
-    assert_eq!(within("count", chat.receive()).await.unwrap(), Chat::Count(1));
+    assert_eq!(
+        within("count", chat.receive()).await.unwrap(),
+        Chat::Count(1)
+    );
     chat.send(Chat::Ping).await.unwrap();
     assert_eq!(within("ping", chat.receive()).await.unwrap(), Chat::Ping);
     // the typed session is a Stream of Result<Chat>
@@ -114,7 +117,10 @@ async fn plain_serde_types_one_per_direction() {
         while let Ok(Ask { n }) = typed.receive().await {
             if n == 0 {
                 // not an Answer: the client's typed receive reports it and goes on
-                let _ = typed.get_ref().send_text("zero is not worth squaring").await;
+                let _ = typed
+                    .get_ref()
+                    .send_text("zero is not worth squaring")
+                    .await;
                 continue;
             }
             let squared = u64::from(n) * u64::from(n);
@@ -131,7 +137,10 @@ async fn plain_serde_types_one_per_direction() {
     typed.send(Ask { n: 12 }).await.unwrap();
     assert_eq!(
         within("answer", typed.receive()).await.unwrap(),
-        Answer { n: 12, squared: 144 }
+        Answer {
+            n: 12,
+            squared: 144
+        }
     );
     // a frame that is not an Answer is a Decode error that keeps the frame; the session goes on
     typed.send(Ask { n: 0 }).await.unwrap();
@@ -223,9 +232,12 @@ async fn sessions_and_senders_are_sinks_of_frames() {
         .unwrap();
     within("flush", SinkExt::flush(&mut session)).await.unwrap();
     let mut sender = session.sender();
-    within("sender send", SinkExt::send(&mut sender, Frame::Text("b".into())))
-        .await
-        .unwrap();
+    within(
+        "sender send",
+        SinkExt::send(&mut sender, Frame::Text("b".into())),
+    )
+    .await
+    .unwrap();
     let texts: Vec<String> = within(
         "echoes",
         (&mut session)
@@ -252,10 +264,16 @@ async fn a_reconnecting_session_is_typed_the_same_way() {
     .unwrap();
     let mut chat: TypedSession<Chat, Chat, ReconnectingSession> = session.typed();
     chat.send(Say { text: "x".into() }).await.unwrap();
-    assert_eq!(within("count", chat.receive()).await.unwrap(), Chat::Count(1));
+    assert_eq!(
+        within("count", chat.receive()).await.unwrap(),
+        Chat::Count(1)
+    );
     let sender: TypedSender<Chat, ReconnectingSender> = chat.sender();
     sender.send(Chat::Ping).await.unwrap();
-    assert_eq!(within("ping", chat.next()).await.unwrap().unwrap(), Chat::Ping);
+    assert_eq!(
+        within("ping", chat.next()).await.unwrap().unwrap(),
+        Chat::Ping
+    );
     chat.close(CloseReason::normal("over")).await.unwrap();
     assert!(within("end", chat.next()).await.is_none());
     assert!(chat.is_terminated());
@@ -272,9 +290,14 @@ async fn reconnecting_handles_have_the_session_surface() {
     .await
     .unwrap();
     let sender = session.sender();
-    sender.send_serialized(&Say { text: "s".into() }).await.unwrap();
+    sender
+        .send_serialized(&Say { text: "s".into() })
+        .await
+        .unwrap();
     sender.flush().await.unwrap();
-    let echoed: Say = within("echo", session.receive_deserialized()).await.unwrap();
+    let echoed: Say = within("echo", session.receive_deserialized())
+        .await
+        .unwrap();
     assert_eq!(echoed.text, "s");
     session.send_message::<Chat>(Chat::Ping).await.unwrap();
     let got: Vec<Chat> = within(
@@ -293,7 +316,10 @@ async fn reconnecting_handles_have_the_session_surface() {
     session.close(CloseReason::normal("end")).await.unwrap();
     assert!(sender.is_closed());
     assert_eq!(sender.try_close_reason().map(|r| r.code.0), Some(1000));
-    assert_eq!(within("queue end", session.receive()).await.map(|_| ()), None);
+    assert_eq!(
+        within("queue end", session.receive()).await.map(|_| ()),
+        None
+    );
     let err = sender.send_text("late").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Closed);
 }

@@ -218,6 +218,11 @@ impl<C: ContentConverter> ReconnectBuilder<C> {
     /// # Errors
     ///
     /// [`ErrorKind::Config`] for bad input.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime: the supervisor is a task spawned with `tokio::spawn` (as are
+    /// every session's driver tasks). Call it from async code, or inside `Runtime::enter`.
     pub fn start(self) -> Result<ReconnectingSession<C>> {
         self.spawn(None)
     }
