@@ -74,6 +74,35 @@ pub(crate) struct Channels {
     pub(crate) receiver_gone: oneshot::Receiver<()>,
 }
 
+/// The task that owns one session's socket.
+///
+/// # States
+///
+/// ```text
+///  Open ──close()──────────────► (close_requested: queued frames drain first) ─┐
+///   │  ──peer's close frame────► echo it ───────────────────────────────────────┤
+///   │  ──read-side failure─────► (failing: the app takes what came before,     │
+///   │                             bounded by the close deadline) ──► fail_now ──┤
+///   │  ──ping/write timeout────► fail_now ──────────────────────────────────────┤
+///   │                                                                           ▼
+///   │                                  Closing: our close frame is out; waiting for the
+///   │                                  peer's (close_received) or the close deadline;
+///   │                                  after a failure the server role shuts TCP down
+///   │                                  (shut_down) and reads are discarded (discarding)
+///   │                                                                           │
+///   └──terminate() / every handle dropped after the close / socket error ──► Done
+/// ```
+///
+/// Alongside the phase, three gates decide what a pass does: the **pinger** (`pinger`: next
+/// ping, the outstanding one and its pong deadline; idle unless Open with no close or failure
+/// pending), **delivery** (`delivery`: items the application's full queue could not take wait
+/// in `pending`; reading stops only once the incoming byte budget is spent,
+/// [`reads_held_back`](Self::reads_held_back)), and the **read gate** (`read`: `reading` ends
+/// with the peer's close or a failure; reading pauses after [`MAX_PONGS_WHILE_STALLED`] pings
+/// while `write` is stalled, and resumes once the socket takes our pongs). The **write** side
+/// (`write`) tracks what is buffered (`dirty`), flushes owed to `flush()` callers, a large
+/// message going out in fragments, and since when writes have stalled (the 1011 "write
+/// timeout" deadline).
 pub(crate) struct Driver<S> {
     ws: WebSocketStream<S>,
     settings: Arc<Settings>,
@@ -84,36 +113,10 @@ pub(crate) struct Driver<S> {
     /// Close requests: a path of their own, so a close never waits behind queued data.
     control: mpsc::Receiver<CloseReason>,
     control_open: bool,
-    incoming: mpsc::Sender<Item>,
-    /// Items the application's full queue could not take yet, in order, and the wait for room.
-    pending: VecDeque<Item>,
-    reserve: Option<Reserve>,
-    /// Resolves when the application dropped its `Receiver`.
-    receiver_gone: oneshot::Receiver<()>,
-    receiver_open: bool,
-    reading: bool,
-    dirty: bool,
-    flush_waiters: Vec<oneshot::Sender<()>>,
     phase: Phase,
     /// How the session ended, once known.
     outcome: Option<CloseReason>,
     timer: Pin<Box<Sleep>>,
-    /// Payload of the ping waiting for its pong (random, so pongs sent blind cannot match),
-    /// and when it was sent.
-    outstanding_ping: Option<([u8; 8], Instant)>,
-    next_ping: Option<Instant>,
-    pong_deadline: Option<Instant>,
-    /// Since when the write side has been waiting on the socket (flush or `poll_ready`
-    /// pending): no progress for `pong_timeout` closes the session with 1011 "write timeout".
-    write_stalled_since: Option<Instant>,
-    /// `poll_ready` was pending: its next `Ready` means tungstenite flushed everything.
-    ready_pending: bool,
-    /// Pings read since the write side stalled (each queued a pong).
-    pongs_while_stalled: u32,
-    /// A message over `MAX_WRITE_FRAME` being written frame by frame.
-    fragments: Option<Fragments>,
-    /// Outgoing budget to give back at the end of this pass (written frames' costs).
-    release: usize,
     /// Bounds the close handshake, a requested close's drain, and a deferred failure.
     close_deadline: Option<Instant>,
     /// A close the application asked for: queued frames are written first, then the close.
@@ -122,15 +125,50 @@ pub(crate) struct Driver<S> {
     /// has taken every frame received before it (bounded by the close deadline), so replies to
     /// those frames still go out.
     failing: Option<(CloseReason, oneshot::Receiver<()>)>,
-    /// After failing the connection: bytes still arriving are read and discarded (until the
-    /// peer closes or the close deadline), so the socket is not closed with unread data, which
-    /// would send a reset that can destroy our close frame before the peer reads it.
-    discarding: bool,
     /// Our side of the TCP connection is shut down (a server that failed the connection closes
     /// the TCP connection first, RFC 6455 7.1.1, once its close frame is out).
     shut_down: bool,
     /// The peer's close frame arrived (its own close, or the answer to ours).
     close_received: bool,
+    /// The pinger: when the next ping goes out and the pong it waits for.
+    pinger: Pinger,
+    /// Delivery to the application: its queue, what waits for room in it, and whether anyone reads.
+    delivery: Delivery,
+    /// The read side: whether we read, and what pauses it.
+    read: ReadGate,
+    /// The write side: what is buffered, flushed, stalled and owed back to the budget.
+    write: Writes,
+}
+
+/// The pinger: when the next ping goes out and the pong it waits for.
+struct Pinger {
+    /// Payload of the ping waiting for its pong (random, so pongs sent blind cannot match),
+    /// and when it was sent.
+    outstanding_ping: Option<([u8; 8], Instant)>,
+    next_ping: Option<Instant>,
+    pong_deadline: Option<Instant>,
+}
+
+/// Delivery to the application: its queue, what waits for room in it, and whether anyone reads.
+struct Delivery {
+    incoming: mpsc::Sender<Item>,
+    /// Items the application's full queue could not take yet, in order, and the wait for room.
+    pending: VecDeque<Item>,
+    reserve: Option<Reserve>,
+    /// Resolves when the application dropped its `Receiver`.
+    receiver_gone: oneshot::Receiver<()>,
+    receiver_open: bool,
+}
+
+/// The read side: whether we read, and what pauses it.
+struct ReadGate {
+    reading: bool,
+    /// Pings read since the write side stalled (each queued a pong).
+    pongs_while_stalled: u32,
+    /// After failing the connection: bytes still arriving are read and discarded (until the
+    /// peer closes or the close deadline), so the socket is not closed with unread data, which
+    /// would send a reset that can destroy our close frame before the peer reads it.
+    discarding: bool,
     /// Set by `poll_read` when the socket had nothing (its waker is registered).
     read_pending: bool,
     /// Woken by the socket's read readiness only: the socket is polled again only then, not
@@ -139,6 +177,21 @@ pub(crate) struct Driver<S> {
     read_waker: std::task::Waker,
     /// The last read poll returned Pending and `read_signal` has not fired since.
     read_armed: bool,
+}
+
+/// The write side: what is buffered, flushed, stalled and owed back to the budget.
+struct Writes {
+    dirty: bool,
+    flush_waiters: Vec<oneshot::Sender<()>>,
+    /// Since when the write side has been waiting on the socket (flush or `poll_ready`
+    /// pending): no progress for `pong_timeout` closes the session with 1011 "write timeout".
+    write_stalled_since: Option<Instant>,
+    /// `poll_ready` was pending: its next `Ready` means tungstenite flushed everything.
+    ready_pending: bool,
+    /// A message over `MAX_WRITE_FRAME` being written frame by frame.
+    fragments: Option<Fragments>,
+    /// Outgoing budget to give back at the end of this pass (written frames' costs).
+    release: usize,
 }
 
 /// The socket's read-side waker: records that the socket woke the task, then wakes it.
@@ -196,35 +249,43 @@ where
             commands_open: true,
             control: channels.control,
             control_open: true,
-            incoming: channels.incoming,
-            pending: VecDeque::new(),
-            reserve: None,
-            receiver_gone: channels.receiver_gone,
-            receiver_open: true,
-            reading: true,
-            dirty: false,
-            flush_waiters: Vec::new(),
             phase: Phase::Open,
             outcome: None,
             timer: Box::pin(tokio::time::sleep_until(now)),
-            outstanding_ping: None,
-            next_ping,
-            pong_deadline: None,
-            write_stalled_since: None,
-            ready_pending: false,
-            pongs_while_stalled: 0,
-            fragments: None,
-            release: 0,
             close_deadline: None,
             close_requested: None,
             failing: None,
-            discarding: false,
             shut_down: false,
             close_received: false,
-            read_pending: false,
-            read_signal: Arc::clone(&read_signal),
-            read_waker: std::task::Waker::from(read_signal),
-            read_armed: false,
+            pinger: Pinger {
+                outstanding_ping: None,
+                next_ping,
+                pong_deadline: None,
+            },
+            delivery: Delivery {
+                incoming: channels.incoming,
+                pending: VecDeque::new(),
+                reserve: None,
+                receiver_gone: channels.receiver_gone,
+                receiver_open: true,
+            },
+            read: ReadGate {
+                reading: true,
+                pongs_while_stalled: 0,
+                discarding: false,
+                read_pending: false,
+                read_signal: Arc::clone(&read_signal),
+                read_waker: std::task::Waker::from(read_signal),
+                read_armed: false,
+            },
+            write: Writes {
+                dirty: false,
+                flush_waiters: Vec::new(),
+                write_stalled_since: None,
+                ready_pending: false,
+                fragments: None,
+                release: 0,
+            },
         };
         tokio::spawn(driver.run().instrument(span));
     }
@@ -242,7 +303,7 @@ where
         // them (a reconnecting session replays them), before anyone learns the session ended
         self.commands.close();
         let mut unsent = Vec::new();
-        if let Some(fragments) = self.fragments.take() {
+        if let Some(fragments) = self.write.fragments.take() {
             // partly written: the peer drops an unfinished message with the connection, so the
             // whole message is still unsent
             unsent.push(match fragments.text {
@@ -273,9 +334,9 @@ where
         self.shared.outgoing.close();
         // the socket goes now; what the application has not taken yet (at most a frame and
         // the error that ended the session) still reaches it when it reads
-        let pending = std::mem::take(&mut self.pending);
-        let incoming = self.incoming.clone();
-        let open = self.receiver_open;
+        let pending = std::mem::take(&mut self.delivery.pending);
+        let incoming = self.delivery.incoming.clone();
+        let open = self.delivery.receiver_open;
         drop(self);
         if open {
             for item in pending {
@@ -293,7 +354,7 @@ where
         // it again before the next wake-up is wasted work (for the socket, a zero-fill of the
         // whole read buffer by tungstenite each time).
         let mut read_idle = false;
-        self.read_signal.task.register(cx.waker());
+        self.read.read_signal.task.register(cx.waker());
         self.shared.driver_waker.register(cx.waker());
         let requests = self.shared.requests.swap(0, Ordering::AcqRel);
         if requests & TERMINATE != 0 {
@@ -307,10 +368,14 @@ where
         if requests & LIVENESS != 0 {
             self.apply_liveness();
         }
-        if self.receiver_open && Pin::new(&mut self.receiver_gone).poll(cx).is_ready() {
-            self.receiver_open = false;
-            self.pending.clear();
-            self.reserve = None;
+        if self.delivery.receiver_open
+            && Pin::new(&mut self.delivery.receiver_gone)
+                .poll(cx)
+                .is_ready()
+        {
+            self.delivery.receiver_open = false;
+            self.delivery.pending.clear();
+            self.delivery.reserve = None;
         }
         loop {
             if self.phase == Phase::Done {
@@ -322,13 +387,13 @@ where
             if !read_idle {
                 // take what the socket has (up to a bound) before polling the other sources
                 for _ in 0..32 {
-                    self.read_pending = false;
+                    self.read.read_pending = false;
                     if !self.poll_read(cx) {
                         break;
                     }
                     progress = true;
                 }
-                read_idle = self.read_pending;
+                read_idle = self.read.read_pending;
             }
             progress |= self.poll_control(cx);
             let drained = self.poll_commands(cx, &mut progress);
@@ -342,7 +407,7 @@ where
             }
             // after the commands: what the application sent before taking the error goes first
             if let Some((_, seen)) = self.failing.as_mut()
-                && (!self.receiver_open || Pin::new(seen).poll(cx).is_ready())
+                && (!self.delivery.receiver_open || Pin::new(seen).poll(cx).is_ready())
             {
                 self.fail_now(cx);
                 progress = true;
@@ -354,7 +419,7 @@ where
                 progress |= self.poll_timer(cx);
             }
 
-            if !self.commands_open && !self.control_open && !self.receiver_open {
+            if !self.commands_open && !self.control_open && !self.delivery.receiver_open {
                 // every handle is gone (the drop of a session): close normally
                 if self.failing.is_some() {
                     self.fail_now(cx);
@@ -364,13 +429,17 @@ where
                     progress = true;
                 }
             }
-            if self.phase == Phase::Closing && !self.reading && !self.discarding && !self.dirty {
+            if self.phase == Phase::Closing
+                && !self.read.reading
+                && !self.read.discarding
+                && !self.write.dirty
+            {
                 self.phase = Phase::Done;
             }
-            if self.release > 0 {
+            if self.write.release > 0 {
                 self.shared
                     .outgoing
-                    .add_permits(std::mem::take(&mut self.release));
+                    .add_permits(std::mem::take(&mut self.write.release));
             }
             if self.phase == Phase::Done {
                 return Poll::Ready(());
@@ -389,22 +458,22 @@ where
     /// Hands held-back items to the application as its queue makes room, in order.
     fn poll_deliver(&mut self, cx: &mut Context<'_>) -> bool {
         let mut progress = false;
-        while let Some(reserve) = self.reserve.as_mut() {
+        while let Some(reserve) = self.delivery.reserve.as_mut() {
             match reserve.as_mut().poll(cx) {
                 Poll::Pending => break,
                 Poll::Ready(Err(_)) => {
-                    self.receiver_open = false;
-                    self.pending.clear();
-                    self.reserve = None;
+                    self.delivery.receiver_open = false;
+                    self.delivery.pending.clear();
+                    self.delivery.reserve = None;
                     return true;
                 }
                 Poll::Ready(Ok(permit)) => {
                     progress = true;
-                    self.reserve = None;
-                    if let Some(item) = self.pending.pop_front() {
+                    self.delivery.reserve = None;
+                    if let Some(item) = self.delivery.pending.pop_front() {
                         permit.send(item);
                     }
-                    while let Some(item) = self.pending.pop_front() {
+                    while let Some(item) = self.delivery.pending.pop_front() {
                         if !self.offer(item) {
                             break;
                         }
@@ -418,27 +487,28 @@ where
     /// Tries to hand `item` over now; on a full queue keeps it first in line and waits for
     /// room. `false` when it could not be handed over.
     fn offer(&mut self, item: Item) -> bool {
-        match self.incoming.try_send(item) {
+        match self.delivery.incoming.try_send(item) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(item)) => {
-                self.pending.push_front(item);
-                self.reserve = Some(Box::pin(self.incoming.clone().reserve_owned()));
+                self.delivery.pending.push_front(item);
+                self.delivery.reserve =
+                    Some(Box::pin(self.delivery.incoming.clone().reserve_owned()));
                 false
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {
-                self.receiver_open = false;
-                self.pending.clear();
+                self.delivery.receiver_open = false;
+                self.delivery.pending.clear();
                 false
             }
         }
     }
 
     fn deliver(&mut self, item: Item) {
-        if !self.receiver_open {
+        if !self.delivery.receiver_open {
             return;
         }
-        let waiting = !self.pending.is_empty();
-        let full = waiting || self.incoming.capacity() == 0;
+        let waiting = !self.delivery.pending.is_empty();
+        let full = waiting || self.delivery.incoming.capacity() == 0;
         if full && self.phase != Phase::Open && item.is_ok() {
             // data arriving while we close, for an application that is not reading: dropped
             // rather than held (the close must not wait on the application)
@@ -450,7 +520,7 @@ where
             .incoming_bytes
             .fetch_add(incoming_cost(&item), Ordering::AcqRel);
         if waiting {
-            self.pending.push_back(item);
+            self.delivery.pending.push_back(item);
         } else {
             self.offer(item);
         }
@@ -459,20 +529,20 @@ where
     /// Reads what the socket has while the application can take it (and always while
     /// closing, so the close handshake never waits on the application).
     fn poll_read(&mut self, cx: &mut Context<'_>) -> bool {
-        if !self.reading || (self.phase == Phase::Open && !self.may_read(cx)) {
+        if !self.read.reading || (self.phase == Phase::Open && !self.may_read(cx)) {
             return false;
         }
-        if self.read_armed && !self.read_signal.ready.load(Ordering::Acquire) {
-            self.read_pending = true;
+        if self.read.read_armed && !self.read.read_signal.ready.load(Ordering::Acquire) {
+            self.read.read_pending = true;
             return false;
         }
-        self.read_signal.ready.store(false, Ordering::Release);
-        let mut read_cx = Context::from_waker(&self.read_waker);
+        self.read.read_signal.ready.store(false, Ordering::Release);
+        let mut read_cx = Context::from_waker(&self.read.read_waker);
         let polled = Pin::new(&mut self.ws).poll_next(&mut read_cx);
-        self.read_armed = polled.is_pending();
+        self.read.read_armed = polled.is_pending();
         match polled {
             Poll::Pending => {
-                self.read_pending = true;
+                self.read.read_pending = true;
                 false
             }
             Poll::Ready(Some(Ok(message))) => {
@@ -484,7 +554,7 @@ where
                 true
             }
             Poll::Ready(None) => {
-                self.reading = false;
+                self.read.reading = false;
                 self.end_of_stream();
                 true
             }
@@ -496,7 +566,8 @@ where
     /// whole incoming budget. (A full queue of messages alone does not stop reading: held-back
     /// items are bounded by the byte budget too, so pongs are still read.)
     fn may_read(&mut self, cx: &mut Context<'_>) -> bool {
-        if self.write_stalled_since.is_some() && self.pongs_while_stalled >= MAX_PONGS_WHILE_STALLED
+        if self.write.write_stalled_since.is_some()
+            && self.read.pongs_while_stalled >= MAX_PONGS_WHILE_STALLED
         {
             return false;
         }
@@ -512,7 +583,7 @@ where
     /// Whether the application holds back reading: the incoming budget is spent on received
     /// items it has not taken yet.
     fn reads_held_back(&self) -> bool {
-        self.receiver_open
+        self.delivery.receiver_open
             && self.shared.incoming_bytes.load(Ordering::Acquire) >= self.settings.incoming_budget
     }
 
@@ -530,9 +601,9 @@ where
                 trace!(kind = "ping", len = payload.len(), "received");
                 // tungstenite queued the pong (one at most: a newer ping's replaces it while
                 // the write buffer is full); it goes out with the next flush
-                self.dirty = true;
-                if self.write_stalled_since.is_some() {
-                    self.pongs_while_stalled += 1;
+                self.write.dirty = true;
+                if self.write.write_stalled_since.is_some() {
+                    self.read.pongs_while_stalled += 1;
                 }
                 if self.raw {
                     self.deliver(Ok(Frame::Ping(payload)));
@@ -540,13 +611,14 @@ where
             }
             WsMessage::Pong(payload) => {
                 trace!(kind = "pong", len = payload.len(), "received");
-                if let Some((expected, sent)) = self.outstanding_ping
+                if let Some((expected, sent)) = self.pinger.outstanding_ping
                     && payload.as_ref() == expected
                 {
                     trace!(rtt = ?sent.elapsed(), "pong matched");
-                    self.outstanding_ping = None;
-                    self.pong_deadline = None;
-                    self.next_ping = self.settings.ping_interval.map(|interval| sent + interval);
+                    self.pinger.outstanding_ping = None;
+                    self.pinger.pong_deadline = None;
+                    self.pinger.next_ping =
+                        self.settings.ping_interval.map(|interval| sent + interval);
                 }
                 if self.raw {
                     self.deliver(Ok(Frame::Pong(payload)));
@@ -565,7 +637,7 @@ where
                     self.phase = Phase::Closing;
                     self.close_requested = None;
                     self.close_deadline = Some(Instant::now() + self.settings.close_timeout);
-                    self.dirty = true;
+                    self.write.dirty = true;
                     self.shared.closing.store(true, Ordering::Release);
                 } else {
                     debug!(code = reason.code.0, "close acknowledged by peer");
@@ -582,7 +654,7 @@ where
         let settings = Arc::clone(&self.settings);
         let (code, kind, message) = match &error {
             WsError::ConnectionClosed | WsError::AlreadyClosed => {
-                self.reading = false;
+                self.read.reading = false;
                 self.end_of_stream();
                 return;
             }
@@ -606,7 +678,7 @@ where
                 return;
             }
             WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
-                self.reading = false;
+                self.read.reading = false;
                 self.lost("connection reset without a closing handshake", error);
                 return;
             }
@@ -624,7 +696,7 @@ where
                 ))
             }
             WsError::Io(_) | WsError::Tls(_) => {
-                self.reading = false;
+                self.read.reading = false;
                 self.lost("connection lost", error);
                 return;
             }
@@ -635,7 +707,7 @@ where
             ),
         };
         let reason = CloseReason::new(code, short_reason(kind));
-        self.reading = false;
+        self.read.reading = false;
         let error = Error::new(kind, message)
             .maybe_source(ws_cause(error))
             .with_close(reason.clone());
@@ -677,7 +749,7 @@ where
         } else if self.phase == Phase::Closing {
             self.close_unacknowledged();
         }
-        self.dirty = false;
+        self.write.dirty = false;
         self.phase = Phase::Done;
     }
 
@@ -694,7 +766,7 @@ where
             )
             .with_close(reason.clone())));
             self.outcome = Some(reason);
-            self.dirty = false;
+            self.write.dirty = false;
         } else if self.phase == Phase::Closing {
             self.close_unacknowledged();
         }
@@ -706,7 +778,7 @@ where
     /// reason keeps what we sent.
     fn close_unacknowledged(&mut self) {
         if !self.close_received
-            && !self.discarding
+            && !self.read.discarding
             && let Some(sent) = self.outcome.take()
         {
             debug!("the peer never acknowledged our close");
@@ -723,8 +795,8 @@ where
     /// Fails the connection: sends a close frame with `reason` (flushed for at most a second),
     /// and stops reading.
     fn fail(&mut self, reason: CloseReason, cx: &mut Context<'_>) {
-        self.reading = false;
-        self.discarding = true;
+        self.read.reading = false;
+        self.read.discarding = true;
         if self.outcome.is_none() {
             self.outcome = Some(reason.clone());
         }
@@ -760,7 +832,7 @@ where
     fn write(&mut self, message: WsMessage, _cx: &mut Context<'_>) -> bool {
         match Pin::new(&mut self.ws).start_send(message) {
             Ok(()) => {
-                self.dirty = true;
+                self.write.dirty = true;
                 true
             }
             Err(WsError::Io(e)) => {
@@ -778,10 +850,10 @@ where
     /// Reads and discards what still arrives after we failed the connection (see
     /// `discarding`), until the peer closes the connection.
     fn poll_discard(&mut self, cx: &mut Context<'_>) -> bool {
-        if !self.discarding {
+        if !self.read.discarding {
             return false;
         }
-        if self.settings.server && !self.dirty && !self.shut_down {
+        if self.settings.server && !self.write.dirty && !self.shut_down {
             // the close frame is out: the server ends the TCP connection (FIN), and still reads
             // what arrives, so the close frame is not destroyed by a reset
             match Pin::new(self.ws.get_mut()).poll_shutdown(cx) {
@@ -795,12 +867,12 @@ where
             match Pin::new(self.ws.get_mut()).poll_read(cx, &mut buf) {
                 Poll::Pending => return false,
                 Poll::Ready(Ok(())) if buf.filled().is_empty() => {
-                    self.discarding = false;
+                    self.read.discarding = false;
                     return true;
                 }
                 Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(_)) => {
-                    self.discarding = false;
+                    self.read.discarding = false;
                     return true;
                 }
             }
@@ -835,11 +907,11 @@ where
     /// Moves queued commands into the write buffer while it has room. Returns `true` when the
     /// command queue is empty (or closed).
     fn poll_commands(&mut self, cx: &mut Context<'_>, progress: &mut bool) -> bool {
-        let mut drained = !self.commands_open && self.fragments.is_none();
-        while (self.commands_open || self.fragments.is_some()) && self.phase == Phase::Open {
+        let mut drained = !self.commands_open && self.write.fragments.is_none();
+        while (self.commands_open || self.write.fragments.is_some()) && self.phase == Phase::Open {
             match Pin::new(&mut self.ws).poll_ready(cx) {
                 Poll::Pending => {
-                    self.ready_pending = true;
+                    self.write.ready_pending = true;
                     self.write_stalled();
                     break;
                 }
@@ -849,18 +921,18 @@ where
                     return false;
                 }
                 Poll::Ready(Ok(())) => {
-                    if std::mem::take(&mut self.ready_pending) {
+                    if std::mem::take(&mut self.write.ready_pending) {
                         // tungstenite flushed its whole buffer
                         self.write_progressed();
                     }
                 }
             }
-            if self.fragments.is_some() {
+            if self.write.fragments.is_some() {
                 *progress = true;
                 if !self.write_fragment(cx) {
                     return false;
                 }
-                drained = !self.commands_open && self.fragments.is_none();
+                drained = !self.commands_open && self.write.fragments.is_none();
                 continue;
             }
             match self.commands.poll_recv(cx) {
@@ -881,7 +953,7 @@ where
                         "sending"
                     );
                     *progress = true;
-                    self.release += self.settings.outgoing_cost(message.len()) as usize;
+                    self.write.release += self.settings.outgoing_cost(message.len()) as usize;
                     let large = match &message {
                         WsMessage::Text(text) if text.len() > MAX_WRITE_FRAME => {
                             Some((AsRef::<Bytes>::as_ref(text).clone(), true))
@@ -892,7 +964,7 @@ where
                         _ => None,
                     };
                     if let Some((payload, text)) = large {
-                        self.fragments = Some(Fragments {
+                        self.write.fragments = Some(Fragments {
                             payload,
                             text,
                             written: 0,
@@ -905,13 +977,13 @@ where
                     }
                 }
                 Poll::Ready(Some(Command::Flush(waiter))) => {
-                    self.flush_waiters.push(waiter);
+                    self.write.flush_waiters.push(waiter);
                     *progress = true;
                 }
             }
         }
-        if !self.dirty && !self.flush_waiters.is_empty() {
-            for waiter in self.flush_waiters.drain(..) {
+        if !self.write.dirty && !self.write.flush_waiters.is_empty() {
+            for waiter in self.write.flush_waiters.drain(..) {
                 let _ = waiter.send(());
             }
         }
@@ -920,7 +992,7 @@ where
 
     /// Writes the next frame of a large message.
     fn write_fragment(&mut self, cx: &mut Context<'_>) -> bool {
-        let Some(fragments) = self.fragments.as_mut() else {
+        let Some(fragments) = self.write.fragments.as_mut() else {
             return true;
         };
         let start = fragments.written;
@@ -938,32 +1010,32 @@ where
         );
         fragments.written = end;
         if last {
-            self.fragments = None;
+            self.write.fragments = None;
         }
         self.write(WsMessage::Frame(frame), cx)
     }
 
     /// The write side is waiting on the socket: starts the write-stall clock.
     fn write_stalled(&mut self) {
-        if self.write_stalled_since.is_none() {
-            self.write_stalled_since = Some(Instant::now());
+        if self.write.write_stalled_since.is_none() {
+            self.write.write_stalled_since = Some(Instant::now());
         }
     }
 
     /// Everything written so far reached the socket.
     fn write_progressed(&mut self) {
-        self.write_stalled_since = None;
-        if self.pongs_while_stalled >= MAX_PONGS_WHILE_STALLED {
+        self.write.write_stalled_since = None;
+        if self.read.pongs_while_stalled >= MAX_PONGS_WHILE_STALLED {
             // reading was paused for this (the socket's read waker is not armed): poll again
-            std::task::Wake::wake_by_ref(&self.read_signal);
+            std::task::Wake::wake_by_ref(&self.read.read_signal);
         }
-        self.pongs_while_stalled = 0;
+        self.read.pongs_while_stalled = 0;
     }
 
     fn on_write_error(&mut self, error: WsError) {
         match error {
             WsError::ConnectionClosed | WsError::AlreadyClosed => {
-                self.dirty = false;
+                self.write.dirty = false;
                 if self.phase == Phase::Open {
                     self.phase = Phase::Closing;
                     self.close_deadline = Some(Instant::now() + self.settings.close_timeout);
@@ -975,15 +1047,15 @@ where
 
     /// Flushes the write buffer once everything queued has been written into it.
     fn poll_flush(&mut self, cx: &mut Context<'_>) {
-        if !self.dirty {
+        if !self.write.dirty {
             return;
         }
         match Pin::new(&mut self.ws).poll_flush(cx) {
             Poll::Pending => self.write_stalled(),
             Poll::Ready(Ok(())) => {
                 self.write_progressed();
-                self.dirty = false;
-                for waiter in self.flush_waiters.drain(..) {
+                self.write.dirty = false;
+                for waiter in self.write.flush_waiters.drain(..) {
                     let _ = waiter.send(());
                 }
             }
@@ -1009,17 +1081,17 @@ where
         settings.pong_timeout = liveness.pong_timeout;
         self.settings = Arc::new(settings);
         let now = Instant::now();
-        match (liveness.ping_interval, self.outstanding_ping) {
+        match (liveness.ping_interval, self.pinger.outstanding_ping) {
             _ if self.raw => {}
             (None, _) => {
-                self.next_ping = None;
-                self.outstanding_ping = None;
-                self.pong_deadline = None;
+                self.pinger.next_ping = None;
+                self.pinger.outstanding_ping = None;
+                self.pinger.pong_deadline = None;
             }
             (Some(_), Some((_, sent))) => {
-                self.pong_deadline = Some(sent + liveness.pong_timeout);
+                self.pinger.pong_deadline = Some(sent + liveness.pong_timeout);
             }
-            (Some(interval), None) => self.next_ping = Some(now + interval),
+            (Some(interval), None) => self.pinger.next_ping = Some(now + interval),
         }
     }
 
@@ -1028,13 +1100,14 @@ where
             self.phase == Phase::Open && self.failing.is_none() && self.close_requested.is_none();
         let ping_when = if !pinging {
             None
-        } else if self.outstanding_ping.is_some() {
-            self.pong_deadline
+        } else if self.pinger.outstanding_ping.is_some() {
+            self.pinger.pong_deadline
         } else {
-            self.next_ping
+            self.pinger.next_ping
         };
         let stall_when = match self.phase {
             Phase::Open => self
+                .write
                 .write_stalled_since
                 .map(|since| since + self.settings.pong_timeout),
             _ => None,
@@ -1065,14 +1138,14 @@ where
                     CloseCode::ABNORMAL,
                     "close timed out: the peer stopped reading before the close frame could be sent",
                 ));
-                self.reading = false;
-                self.dirty = false;
+                self.read.reading = false;
+                self.write.dirty = false;
                 self.phase = Phase::Done;
             } else if self.phase != Phase::Open {
                 debug!("peer did not finish the close handshake in time");
                 self.close_unacknowledged();
-                self.reading = false;
-                self.dirty = false;
+                self.read.reading = false;
+                self.write.dirty = false;
                 self.phase = Phase::Done;
             }
             return true;
@@ -1091,20 +1164,24 @@ where
                 ),
             )
             .with_close(reason.clone())));
-            self.write_stalled_since = None;
+            self.write.write_stalled_since = None;
             self.fail(reason, cx);
             return true;
         }
         if !pinging {
             return true;
         }
-        if self.outstanding_ping.is_some() {
-            if self.pong_deadline.is_some_and(|deadline| now >= deadline) {
+        if self.pinger.outstanding_ping.is_some() {
+            if self
+                .pinger
+                .pong_deadline
+                .is_some_and(|deadline| now >= deadline)
+            {
                 if self.reads_held_back() {
                     // the pong may be queued behind data the application has not made room
                     // for: no verdict until it does (the session holds no more meanwhile)
                     trace!("no pong yet; reading is held back by the application");
-                    self.pong_deadline = Some(now + self.settings.pong_timeout);
+                    self.pinger.pong_deadline = Some(now + self.settings.pong_timeout);
                     return true;
                 }
                 let timeout = self.settings.pong_timeout;
@@ -1118,19 +1195,19 @@ where
                     ),
                 )
                 .with_close(reason.clone())));
-                self.outstanding_ping = None;
-                self.pong_deadline = None;
+                self.pinger.outstanding_ping = None;
+                self.pinger.pong_deadline = None;
                 self.fail(reason, cx);
             }
-        } else if self.next_ping.is_some_and(|next| now >= next) {
+        } else if self.pinger.next_ping.is_some_and(|next| now >= next) {
             // unpredictable, so a peer that does not read our pings cannot answer them blind
             let payload: [u8; 8] = rand::random();
             if self.write(WsMessage::Ping(Bytes::copy_from_slice(&payload)), cx) {
                 trace!("ping sent");
-                self.outstanding_ping = Some((payload, now));
-                self.pong_deadline = Some(now + self.settings.pong_timeout);
+                self.pinger.outstanding_ping = Some((payload, now));
+                self.pinger.pong_deadline = Some(now + self.settings.pong_timeout);
             }
-            self.next_ping = None;
+            self.pinger.next_ping = None;
         }
         true
     }

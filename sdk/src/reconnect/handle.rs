@@ -52,7 +52,7 @@ impl<C> Shared<C> {
 
 /// A session that reconnects per its policy. Receive from it like a [`crate::Session`]; send
 /// through it or through cloned [`ReconnectingSender`]s, which keep working across
-/// reconnects. A [`Stream`](futures_core::Stream) of data frames and a
+/// reconnects. A [`Stream`] of data frames and a
 /// [`Sink`](futures_util::Sink) of frames; [`typed`](Self::typed) fixes it to a protocol.
 pub struct ReconnectingSession<C = crate::Json> {
     pub(super) sender: ReconnectingSender<C>,

@@ -199,7 +199,7 @@ impl<C: ContentConverter> ReconnectBuilder<C> {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Config`] for bad input; the last connect error when the policy gives up
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config) for bad input; the last connect error when the policy gives up
     /// before a first connection.
     pub async fn connect(self) -> Result<ReconnectingSession<C>> {
         let (first_tx, first_rx) = oneshot::channel();
@@ -217,7 +217,7 @@ impl<C: ContentConverter> ReconnectBuilder<C> {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Config`] for bad input.
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config) for bad input.
     ///
     /// # Panics
     ///
