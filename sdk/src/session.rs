@@ -364,51 +364,7 @@ impl<C: ContentConverter> Session<C> {
     }
 }
 
-impl<C> typed::sealed::Sealed for Session<C> {}
-
-impl<C: ContentConverter> SessionHandle for Session<C> {
-    type Converter = C;
-
-    fn current_converter(&self) -> Arc<C> {
-        self.sender.current_converter()
-    }
-
-    fn with_converter<R>(&self, f: impl FnOnce(&C) -> R) -> R {
-        f(&self.sender.converter)
-    }
-
-    fn wait_closed(&self) -> impl Future<Output = CloseReason> + Send {
-        self.sender.shared.wait_outcome()
-    }
-
-    fn try_closed(&self) -> Option<CloseReason> {
-        self.sender.try_closed()
-    }
-
-    fn closing(&self) -> bool {
-        self.sender.closing()
-    }
-}
-
-impl<C: ContentConverter> SendFrames for Session<C> {
-    type Sender = Sender<C>;
-
-    fn send_frame(&self, frame: Frame) -> impl Future<Output = Result<()>> + Send {
-        self.sender.send_frame(frame)
-    }
-
-    fn flush_frames(&self) -> impl Future<Output = Result<()>> + Send {
-        self.sender.flush_frames()
-    }
-
-    fn close_with(&self, reason: CloseReason) -> impl Future<Output = Result<()>> + Send {
-        self.sender.close_with(reason)
-    }
-
-    fn sending_handle(&self) -> Sender<C> {
-        self.sender.clone()
-    }
-}
+typed::delegate_sending!(Session, Sender);
 
 impl<C: ContentConverter> ReceiveFrames for Session<C> {
     fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame>>> {
@@ -438,6 +394,39 @@ impl<C: ContentConverter> SplitFrames for Session<C> {
 
 typed::impl_frame_stream!(Session);
 typed::impl_frame_sink!(Session, sender.sink);
+
+/// `SessionHandle` for a half that holds the converter and the session's `Shared`; `$closing`
+/// says when it counts as closed.
+macro_rules! shared_handle {
+    ($handle:ident, $closing:expr) => {
+        impl<C> typed::sealed::Sealed for $handle<C> {}
+
+        impl<C: ContentConverter> SessionHandle for $handle<C> {
+            type Converter = C;
+
+            fn current_converter(&self) -> Arc<C> {
+                Arc::clone(&self.converter)
+            }
+
+            fn with_converter<R>(&self, f: impl FnOnce(&C) -> R) -> R {
+                f(&self.converter)
+            }
+
+            fn wait_closed(&self) -> impl Future<Output = CloseReason> + Send {
+                self.shared.wait_outcome()
+            }
+
+            fn try_closed(&self) -> Option<CloseReason> {
+                self.shared.outcome.borrow().clone()
+            }
+
+            fn closing(&self) -> bool {
+                let closing: fn(&Self) -> bool = $closing;
+                closing(self)
+            }
+        }
+    };
+}
 
 /// The sending half of a session: cheap to [`Clone`] (an `Arc` inside), so many tasks can send
 /// on one session without wrapping it in a mutex. Frames from one sender keep their order. A
@@ -529,31 +518,11 @@ impl<C: ContentConverter> Sender<C> {
     }
 }
 
-impl<C> typed::sealed::Sealed for Sender<C> {}
-
-impl<C: ContentConverter> SessionHandle for Sender<C> {
-    type Converter = C;
-
-    fn current_converter(&self) -> Arc<C> {
-        Arc::clone(&self.converter)
-    }
-
-    fn with_converter<R>(&self, f: impl FnOnce(&C) -> R) -> R {
-        f(&self.converter)
-    }
-
-    fn wait_closed(&self) -> impl Future<Output = CloseReason> + Send {
-        self.shared.wait_outcome()
-    }
-
-    fn try_closed(&self) -> Option<CloseReason> {
-        self.shared.outcome.borrow().clone()
-    }
-
-    fn closing(&self) -> bool {
-        self.shared.closing.load(Ordering::Acquire) || self.commands.is_closed()
-    }
-}
+shared_handle!(Sender, |sender| sender
+    .shared
+    .closing
+    .load(Ordering::Acquire)
+    || sender.commands.is_closed());
 
 impl<C: ContentConverter> SendFrames for Sender<C> {
     type Sender = Sender<C>;
@@ -626,31 +595,10 @@ impl<C: ContentConverter> Receiver<C> {
     typed::handle_methods!();
 }
 
-impl<C> typed::sealed::Sealed for Receiver<C> {}
-
-impl<C: ContentConverter> SessionHandle for Receiver<C> {
-    type Converter = C;
-
-    fn current_converter(&self) -> Arc<C> {
-        Arc::clone(&self.converter)
-    }
-
-    fn with_converter<R>(&self, f: impl FnOnce(&C) -> R) -> R {
-        f(&self.converter)
-    }
-
-    fn wait_closed(&self) -> impl Future<Output = CloseReason> + Send {
-        self.shared.wait_outcome()
-    }
-
-    fn try_closed(&self) -> Option<CloseReason> {
-        self.shared.outcome.borrow().clone()
-    }
-
-    fn closing(&self) -> bool {
-        self.shared.closing.load(Ordering::Acquire)
-    }
-}
+shared_handle!(Receiver, |receiver| receiver
+    .shared
+    .closing
+    .load(Ordering::Acquire));
 
 impl<C: ContentConverter> ReceiveFrames for Receiver<C> {
     fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame>>> {

@@ -470,9 +470,68 @@ macro_rules! impl_frame_sink {
     };
 }
 
+/// `SessionHandle` + `SendFrames` for a handle that sends through its `sender` field (a
+/// [`Session`](crate::Session) through its `Sender`, a reconnecting session through its
+/// `ReconnectingSender`).
+macro_rules! delegate_sending {
+    ($handle:ident, $sender:ident) => {
+        impl<C> $crate::typed::sealed::Sealed for $handle<C> {}
+
+        impl<C: typed_ws_converters::ContentConverter> $crate::SessionHandle for $handle<C> {
+            type Converter = C;
+
+            fn current_converter(&self) -> std::sync::Arc<C> {
+                self.sender.current_converter()
+            }
+
+            fn with_converter<R>(&self, f: impl FnOnce(&C) -> R) -> R {
+                self.sender.with_converter(f)
+            }
+
+            fn wait_closed(&self) -> impl std::future::Future<Output = $crate::CloseReason> + Send {
+                self.sender.wait_closed()
+            }
+
+            fn try_closed(&self) -> Option<$crate::CloseReason> {
+                self.sender.try_closed()
+            }
+
+            fn closing(&self) -> bool {
+                self.sender.closing()
+            }
+        }
+
+        impl<C: typed_ws_converters::ContentConverter> $crate::SendFrames for $handle<C> {
+            type Sender = $sender<C>;
+
+            fn send_frame(
+                &self,
+                frame: $crate::Frame,
+            ) -> impl std::future::Future<Output = $crate::Result<()>> + Send {
+                self.sender.send_frame(frame)
+            }
+
+            fn flush_frames(&self) -> impl std::future::Future<Output = $crate::Result<()>> + Send {
+                self.sender.flush_frames()
+            }
+
+            fn close_with(
+                &self,
+                reason: $crate::CloseReason,
+            ) -> impl std::future::Future<Output = $crate::Result<()>> + Send {
+                self.sender.close_with(reason)
+            }
+
+            fn sending_handle(&self) -> $sender<C> {
+                self.sender.clone()
+            }
+        }
+    };
+}
+
 pub(crate) use {
-    handle_methods, impl_frame_sink, impl_frame_stream, receive_methods, send_methods,
-    split_methods,
+    delegate_sending, handle_methods, impl_frame_sink, impl_frame_stream, receive_methods,
+    send_methods, split_methods,
 };
 
 type SendFuture = Pin<Box<dyn Future<Output = Result<()>> + Send>>;

@@ -3,7 +3,6 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -100,47 +99,7 @@ impl<C: ContentConverter> ReconnectingSession<C> {
     }
 }
 
-impl<C> typed::sealed::Sealed for ReconnectingSession<C> {}
-
-impl<C: ContentConverter> SessionHandle for ReconnectingSession<C> {
-    type Converter = C;
-
-    fn current_converter(&self) -> Arc<C> {
-        self.sender.current_converter()
-    }
-
-    fn wait_closed(&self) -> impl Future<Output = CloseReason> + Send {
-        self.sender.wait_closed()
-    }
-
-    fn try_closed(&self) -> Option<CloseReason> {
-        self.sender.try_closed()
-    }
-
-    fn closing(&self) -> bool {
-        self.sender.closing()
-    }
-}
-
-impl<C: ContentConverter> SendFrames for ReconnectingSession<C> {
-    type Sender = ReconnectingSender<C>;
-
-    fn send_frame(&self, frame: Frame) -> impl Future<Output = Result<()>> + Send {
-        self.sender.send_frame(frame)
-    }
-
-    fn flush_frames(&self) -> impl Future<Output = Result<()>> + Send {
-        self.sender.flush_frames()
-    }
-
-    fn close_with(&self, reason: CloseReason) -> impl Future<Output = Result<()>> + Send {
-        self.sender.close_with(reason)
-    }
-
-    fn sending_handle(&self) -> ReconnectingSender<C> {
-        self.sender.clone()
-    }
-}
+typed::delegate_sending!(ReconnectingSession, ReconnectingSender);
 
 impl<C: ContentConverter> ReceiveFrames for ReconnectingSession<C> {
     fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame>>> {
