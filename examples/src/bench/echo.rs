@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use typed_ws::server::Server;
-use typed_ws::{Client, CloseReason};
+use typed_ws::{Client, CloseReason, Compression};
 
 use super::net::{self, Pinning};
 use super::stats::Measured;
@@ -65,8 +65,13 @@ pub fn run(
     let server = net::server(pinning.server_cpu(), move |listener| async move {
         let mut tasks = JoinSet::new();
         let sdk = match imp {
-            EchoImpl::SdkReadBuffer(bytes) => Server::builder().read_buffer_size(bytes).build(),
-            _ => Server::new(),
+            EchoImpl::SdkReadBuffer(bytes) => Server::builder()
+                .read_buffer_size(bytes)
+                .compression(Compression::disabled())
+                .build(),
+            _ => Server::builder()
+                .compression(Compression::disabled())
+                .build(),
         };
         for _ in 0..conns {
             let (tcp, _) = listener.accept().await.expect("accept");
@@ -119,8 +124,13 @@ pub fn run(
         let data = Bytes::from(vec![0x5au8; payload]);
         let mut tasks = JoinSet::new();
         let sdk = match imp {
-            EchoImpl::SdkReadBuffer(bytes) => Client::builder().read_buffer_size(bytes).build(),
-            _ => Client::new(),
+            EchoImpl::SdkReadBuffer(bytes) => Client::builder()
+                .read_buffer_size(bytes)
+                .compression(Compression::disabled())
+                .build(),
+            _ => Client::builder()
+                .compression(Compression::disabled())
+                .build(),
         };
         for _ in 0..conns {
             let (count, stop, data) = (Arc::clone(&count), Arc::clone(&stop), data.clone());

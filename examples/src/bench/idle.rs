@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Semaphore, oneshot, watch};
 use tokio::task::JoinSet;
 use typed_ws::server::Server;
-use typed_ws::{Client, Json};
+use typed_ws::{Client, Compression, Json};
 
 use super::net;
 use super::sys::{nofile, raise_nofile, rss_kib};
@@ -28,6 +28,12 @@ pub enum IdleImpl {
     Sdk,
     /// typed-ws with `read_buffer_size` set to this many bytes on both ends.
     SdkReadBuffer(usize),
+    /// typed-ws defaults (no compression) at the deflate rows' connection count, for a
+    /// like-for-like comparison with them.
+    SdkFew,
+    /// typed-ws with permessage-deflate negotiated at this window size (bits, both
+    /// directions), context takeover on, other settings default.
+    SdkDeflate(u8),
     /// Hand-written tokio-tungstenite client and server with tungstenite's defaults.
     Tt,
 }
@@ -40,15 +46,61 @@ impl IdleImpl {
             IdleImpl::SdkReadBuffer(bytes) => {
                 format!("SDK, read_buffer_size {} KiB", bytes / 1024)
             }
+            IdleImpl::SdkFew => "SDK defaults (as the deflate rows' count)".into(),
+            IdleImpl::SdkDeflate(bits) => format!("SDK, deflate negotiated, {bits}-bit windows"),
             IdleImpl::Tt => "tt defaults".into(),
         }
     }
 
-    /// The command-line form (`sdk`, `sdk:16384`, `tt`).
+    /// Whether sessions negotiate permessage-deflate.
+    pub fn deflate(self) -> bool {
+        matches!(self, IdleImpl::SdkDeflate(_))
+    }
+
+    /// Whether the row runs at the deflate rows' (smaller) connection count.
+    pub fn fewer(self) -> bool {
+        matches!(self, IdleImpl::SdkDeflate(_) | IdleImpl::SdkFew)
+    }
+
+    /// The SDK's settings for this row: read buffer (if set) and compression.
+    fn sdk_settings(self) -> (Option<usize>, Compression) {
+        match self {
+            IdleImpl::SdkReadBuffer(bytes) => (Some(bytes), Compression::disabled()),
+            IdleImpl::SdkDeflate(bits) => (
+                None,
+                Compression::default()
+                    .client_max_window_bits(bits)
+                    .server_max_window_bits(bits),
+            ),
+            IdleImpl::Sdk | IdleImpl::SdkFew | IdleImpl::Tt => (None, Compression::disabled()),
+        }
+    }
+
+    fn sdk_server(self) -> Server<Json> {
+        let (read_buffer, compression) = self.sdk_settings();
+        let builder = Server::builder().compression(compression);
+        match read_buffer {
+            Some(bytes) => builder.read_buffer_size(bytes).build(),
+            None => builder.build(),
+        }
+    }
+
+    fn sdk_client(self) -> Client<Json> {
+        let (read_buffer, compression) = self.sdk_settings();
+        let builder = Client::builder().compression(compression);
+        match read_buffer {
+            Some(bytes) => builder.read_buffer_size(bytes).build(),
+            None => builder.build(),
+        }
+    }
+
+    /// The command-line form (`sdk`, `sdk:16384`, `deflate:12`, `tt`).
     pub fn arg(self) -> String {
         match self {
             IdleImpl::Sdk => "sdk".into(),
             IdleImpl::SdkReadBuffer(bytes) => format!("sdk:{bytes}"),
+            IdleImpl::SdkFew => "sdk-few".into(),
+            IdleImpl::SdkDeflate(bits) => format!("deflate:{bits}"),
             IdleImpl::Tt => "tt".into(),
         }
     }
@@ -58,10 +110,15 @@ impl IdleImpl {
         match arg {
             "sdk" => Some(IdleImpl::Sdk),
             "tt" => Some(IdleImpl::Tt),
-            _ => arg
-                .strip_prefix("sdk:")
-                .and_then(|b| b.parse().ok())
-                .map(IdleImpl::SdkReadBuffer),
+            "sdk-few" => Some(IdleImpl::SdkFew),
+            _ => {
+                if let Some(bits) = arg.strip_prefix("deflate:") {
+                    return bits.parse().ok().map(IdleImpl::SdkDeflate);
+                }
+                arg.strip_prefix("sdk:")
+                    .and_then(|b| b.parse().ok())
+                    .map(IdleImpl::SdkReadBuffer)
+            }
         }
     }
 }
@@ -107,10 +164,7 @@ pub fn child(imp: IdleImpl, connections: usize) -> IdleReport {
     let accepted_in_server = Arc::clone(&accepted);
     let server = net::server(1, move |listener| async move {
         let mut tasks = JoinSet::new();
-        let sdk: Server<Json> = match imp {
-            IdleImpl::SdkReadBuffer(bytes) => Server::builder().read_buffer_size(bytes).build(),
-            _ => Server::new(),
-        };
+        let sdk = imp.sdk_server();
         for _ in 0..connections {
             let (tcp, _) = listener.accept().await.expect("accept");
             if imp == IdleImpl::Tt {
@@ -148,10 +202,7 @@ pub fn child(imp: IdleImpl, connections: usize) -> IdleReport {
     let client = net::client(0, move || async move {
         up_tx.send(()).expect("coordinator waits");
         let _ = go_rx.await;
-        let sdk: Client<Json> = match imp {
-            IdleImpl::SdkReadBuffer(bytes) => Client::builder().read_buffer_size(bytes).build(),
-            _ => Client::new(),
-        };
+        let sdk = imp.sdk_client();
         let gate = Arc::new(Semaphore::new(128));
         let mut tasks = JoinSet::new();
         for _ in 0..connections {
@@ -178,6 +229,11 @@ pub fn child(imp: IdleImpl, connections: usize) -> IdleReport {
                     while let Some(Ok(_)) = ws.next().await {}
                 } else {
                     let mut session = net::sdk_connect(&sdk, addr).await;
+                    assert_eq!(
+                        session.handshake().compression().is_some(),
+                        imp.deflate(),
+                        "deflate negotiated as configured"
+                    );
                     drop(permit);
                     connected.fetch_add(1, Ordering::Release);
                     let _ = trigger.changed().await;

@@ -8,6 +8,7 @@
 
 pub mod alloc;
 pub mod codec;
+pub mod compress;
 pub mod echo;
 pub mod fanout;
 pub mod idle;
