@@ -13,6 +13,7 @@ pub mod echo;
 pub mod fanout;
 pub mod idle;
 pub mod net;
+pub mod others;
 pub mod peers;
 pub mod report;
 pub mod rtt;

@@ -187,16 +187,30 @@ pub fn peer_key(peer: PeerClient) -> String {
 }
 
 /// Round-trip comparators for the small struct.
-pub const RTT_SMALL: [RttImpl; 4] = [
+pub const RTT_SMALL: [RttImpl; 6] = [
     RttImpl::Tcp,
     RttImpl::Tt,
     RttImpl::TtSdkBuffers,
+    RttImpl::Fws,
+    RttImpl::Tws,
     RttImpl::Sdk,
 ];
 /// Round-trip comparators for the big struct.
-pub const RTT_BIG: [RttImpl; 3] = [RttImpl::Tcp, RttImpl::Tt, RttImpl::Sdk];
+pub const RTT_BIG: [RttImpl; 5] = [
+    RttImpl::Tcp,
+    RttImpl::Tt,
+    RttImpl::Fws,
+    RttImpl::Tws,
+    RttImpl::Sdk,
+];
 /// Round-trip comparators with split pinning.
-pub const RTT_SPLIT: [RttImpl; 3] = [RttImpl::Tcp, RttImpl::Tt, RttImpl::Sdk];
+pub const RTT_SPLIT: [RttImpl; 5] = [
+    RttImpl::Tcp,
+    RttImpl::Tt,
+    RttImpl::Fws,
+    RttImpl::Tws,
+    RttImpl::Sdk,
+];
 /// Streaming comparators.
 pub const STREAMS: [StreamImpl; 6] = [
     StreamImpl::TcpPerWrite,
