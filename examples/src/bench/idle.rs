@@ -18,6 +18,8 @@ use typed_ws::server::Server;
 use typed_ws::{Client, Compression, Json};
 
 use super::net;
+use super::others;
+use super::rtt;
 use super::sys::{nofile, raise_nofile, rss_kib};
 use super::wire::{JsonWire, Payload, Small, Wire};
 
@@ -36,6 +38,10 @@ pub enum IdleImpl {
     SdkDeflate(u8),
     /// Hand-written tokio-tungstenite client and server with tungstenite's defaults.
     Tt,
+    /// Hand-written fastwebsockets client and server.
+    Fws,
+    /// Hand-written tokio-websockets client and server, its defaults.
+    Tws,
 }
 
 impl IdleImpl {
@@ -49,6 +55,8 @@ impl IdleImpl {
             IdleImpl::SdkFew => "SDK defaults (as the deflate rows' count)".into(),
             IdleImpl::SdkDeflate(bits) => format!("SDK, deflate negotiated, {bits}-bit windows"),
             IdleImpl::Tt => "tt defaults".into(),
+            IdleImpl::Fws => "fastwebsockets".into(),
+            IdleImpl::Tws => "tokio-websockets".into(),
         }
     }
 
@@ -72,7 +80,7 @@ impl IdleImpl {
                     .client_max_window_bits(bits)
                     .server_max_window_bits(bits),
             ),
-            IdleImpl::Sdk | IdleImpl::SdkFew | IdleImpl::Tt => (None, Compression::disabled()),
+            _ => (None, Compression::disabled()),
         }
     }
 
@@ -102,6 +110,8 @@ impl IdleImpl {
             IdleImpl::SdkFew => "sdk-few".into(),
             IdleImpl::SdkDeflate(bits) => format!("deflate:{bits}"),
             IdleImpl::Tt => "tt".into(),
+            IdleImpl::Fws => "fws".into(),
+            IdleImpl::Tws => "tws".into(),
         }
     }
 
@@ -110,6 +120,8 @@ impl IdleImpl {
         match arg {
             "sdk" => Some(IdleImpl::Sdk),
             "tt" => Some(IdleImpl::Tt),
+            "fws" => Some(IdleImpl::Fws),
+            "tws" => Some(IdleImpl::Tws),
             "sdk-few" => Some(IdleImpl::SdkFew),
             _ => {
                 if let Some(bits) = arg.strip_prefix("deflate:") {
@@ -176,6 +188,12 @@ pub fn child(imp: IdleImpl, connections: usize) -> IdleReport {
                         }
                     }
                 });
+            } else if imp == IdleImpl::Fws {
+                let ws = others::fws_accept(tcp).await;
+                tasks.spawn(rtt::fws_echo::<JsonWire, Small>(ws));
+            } else if imp == IdleImpl::Tws {
+                let ws = others::tws_accept(tcp).await;
+                tasks.spawn(rtt::tws_echo::<JsonWire, Small>(ws));
             } else {
                 let mut session = net::sdk_accept(&sdk, tcp).await;
                 tasks.spawn(async move {
@@ -225,6 +243,36 @@ pub fn child(imp: IdleImpl, connections: usize) -> IdleReport {
                         .expect("send");
                     let echo = ws.next().await.expect("open").expect("echo");
                     assert!(JsonWire::decode_message::<Small>(&echo).is_some());
+                    echoed.fetch_add(1, Ordering::Release);
+                    while let Some(Ok(_)) = ws.next().await {}
+                } else if imp == IdleImpl::Fws {
+                    let mut ws = others::fws_connect(addr).await;
+                    drop(permit);
+                    connected.fetch_add(1, Ordering::Release);
+                    tokio::select! {
+                        _ = trigger.changed() => {}
+                        _ = ws.read_frame() => return,
+                    }
+                    ws.write_frame(others::fws_frame::<JsonWire>(JsonWire::encode(&value)))
+                        .await
+                        .expect("send");
+                    let echo = ws.read_frame().await.expect("echo");
+                    assert!(others::fws_decode::<JsonWire, Small>(&echo).is_some());
+                    echoed.fetch_add(1, Ordering::Release);
+                    let _ = ws.read_frame().await;
+                } else if imp == IdleImpl::Tws {
+                    let mut ws = others::tws_connect(addr).await;
+                    drop(permit);
+                    connected.fetch_add(1, Ordering::Release);
+                    tokio::select! {
+                        _ = trigger.changed() => {}
+                        _ = ws.next() => return,
+                    }
+                    ws.send(others::tws_message::<JsonWire>(JsonWire::encode(&value)))
+                        .await
+                        .expect("send");
+                    let echo = ws.next().await.expect("open").expect("echo");
+                    assert!(others::tws_decode::<JsonWire, Small>(&echo).is_some());
                     echoed.fetch_add(1, Ordering::Release);
                     while let Some(Ok(_)) = ws.next().await {}
                 } else {

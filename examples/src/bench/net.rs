@@ -180,11 +180,11 @@ pub fn url(addr: SocketAddr) -> String {
     format!("ws://{addr}/")
 }
 
-/// The SDK's default buffer sizes as a tungstenite config (32 KiB read, 64 KiB write), for a
+/// The SDK's default buffer sizes as a tungstenite config (16 KiB read, 64 KiB write), for a
 /// hand-written comparator that isolates the typed layer from the buffer defaults.
 pub fn sdk_buffers() -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(32 * 1024)
+        .read_buffer_size(16 * 1024)
         .write_buffer_size(64 * 1024)
 }
 

@@ -196,43 +196,51 @@ pub const RTT_SMALL: [RttImpl; 6] = [
     RttImpl::Sdk,
 ];
 /// Round-trip comparators for the big struct.
-pub const RTT_BIG: [RttImpl; 5] = [
+pub const RTT_BIG: [RttImpl; 6] = [
     RttImpl::Tcp,
     RttImpl::Tt,
+    RttImpl::TtSdkBuffers,
     RttImpl::Fws,
     RttImpl::Tws,
     RttImpl::Sdk,
 ];
 /// Round-trip comparators with split pinning.
-pub const RTT_SPLIT: [RttImpl; 5] = [
+pub const RTT_SPLIT: [RttImpl; 6] = [
     RttImpl::Tcp,
     RttImpl::Tt,
+    RttImpl::TtSdkBuffers,
     RttImpl::Fws,
     RttImpl::Tws,
     RttImpl::Sdk,
 ];
 /// Streaming comparators.
-pub const STREAMS: [StreamImpl; 6] = [
+pub const STREAMS: [StreamImpl; 8] = [
     StreamImpl::TcpPerWrite,
     StreamImpl::TcpBatched,
     StreamImpl::TtRawFeed,
     StreamImpl::TtSend,
     StreamImpl::TtFeed,
+    StreamImpl::Fws,
+    StreamImpl::TwsFeed,
     StreamImpl::Sdk,
 ];
 /// Fan-in echo comparators.
-pub const ECHOES: [EchoImpl; 5] = [
+pub const ECHOES: [EchoImpl; 7] = [
     EchoImpl::TokioTcp,
     EchoImpl::TtDefaults,
     EchoImpl::TtReadBuffer32k,
+    EchoImpl::Fws,
+    EchoImpl::Tws,
     EchoImpl::Sdk,
     EchoImpl::SdkReadBuffer(16 * 1024),
 ];
 /// Broadcast servers.
-pub const FANOUTS: [FanoutImpl; 4] = [
+pub const FANOUTS: [FanoutImpl; 6] = [
     FanoutImpl::TokioTcp,
     FanoutImpl::TtSend,
     FanoutImpl::TtFeed,
+    FanoutImpl::Fws,
+    FanoutImpl::TwsFeed,
     FanoutImpl::Sdk,
 ];
 /// Compression-scenario senders for every codec (typed-ws on both ends).
@@ -275,8 +283,10 @@ pub const PEERS: [PeerClient; 4] = [
     PeerClient::Sdk,
 ];
 /// Idle-session stacks.
-pub const IDLES: [IdleImpl; 7] = [
+pub const IDLES: [IdleImpl; 9] = [
     IdleImpl::Tt,
+    IdleImpl::Fws,
+    IdleImpl::Tws,
     IdleImpl::Sdk,
     IdleImpl::SdkReadBuffer(16 * 1024),
     IdleImpl::SdkFew,
@@ -431,7 +441,11 @@ pub fn report_stream(out: &mut String, res: &Results) {
             };
             let extra = if matches!(
                 imp,
-                StreamImpl::Sdk | StreamImpl::TtFeed | StreamImpl::TtSend
+                StreamImpl::Sdk
+                    | StreamImpl::TtFeed
+                    | StreamImpl::TtSend
+                    | StreamImpl::Fws
+                    | StreamImpl::TwsFeed
             ) {
                 show(res.extra_over_codec(&key, &raw, &codec), |v| num(v, 2))
             } else {
@@ -865,6 +879,7 @@ pub fn report_targets(
             );
         }
     }
+    comparator_targets(out, res);
     deflate_targets(out, res, idle);
     if let Some(a) = allocs {
         let _ = writeln!(
@@ -1026,4 +1041,105 @@ fn deflate_targets(out: &mut String, res: &Results, idle: &BTreeMap<String, Vec<
             }
         }
     }
+}
+
+/// Issue 14's targets against the hand-written comparators and the peers.
+fn comparator_targets(out: &mut String, res: &Results) {
+    let rtt = |prefix: &str, imp: RttImpl| format!("rtt/{prefix}/{}", imp.name());
+    for prefix in [
+        "same/small/json",
+        "same/small/msgpack",
+        "split/small/json",
+        "same/big/json",
+        "same/big/msgpack",
+    ] {
+        let sdk = rtt(prefix, RttImpl::Sdk);
+        if let Some(s) = res.paired(&sdk, &rtt(prefix, RttImpl::TtSdkBuffers), |a, b| {
+            a.rate / b.rate
+        }) {
+            let _ = writeln!(
+                out,
+                "- {prefix} round trip, SDK ÷ tt with the SDK's buffers: {} (target ≥ 1.0×): {}",
+                s.show(ratio),
+                verdict(s.med >= 1.0)
+            );
+        }
+        let fastest = |a: &Run, f: &Run, t: &Run| a.rate / f.rate.max(t.rate);
+        if let Some(s) = paired3(
+            res,
+            &sdk,
+            &rtt(prefix, RttImpl::Fws),
+            &rtt(prefix, RttImpl::Tws),
+            fastest,
+        ) {
+            let _ = writeln!(
+                out,
+                "- {prefix} round trip, SDK ÷ the faster of fastwebsockets / tokio-websockets: {} (target ≥ 0.9×): {}",
+                s.show(ratio),
+                verdict(s.med >= 0.9)
+            );
+        }
+    }
+    for (p, c) in [
+        ("small", "json"),
+        ("small", "msgpack"),
+        ("big", "json"),
+        ("big", "msgpack"),
+    ] {
+        let key = |imp: StreamImpl| format!("stream/{p}/{c}/{}", imp.name());
+        let sdk = key(StreamImpl::Sdk);
+        if let Some(s) = res.paired(&sdk, &key(StreamImpl::TtFeed), |a, b| a.rate / b.rate) {
+            let _ = writeln!(
+                out,
+                "- {p} {c} stream, SDK ÷ tt feed+flush/64: {} (target ≥ 1.0×): {}",
+                s.show(ratio),
+                verdict(s.med >= 1.0)
+            );
+        }
+        if let Some(s) = paired3(
+            res,
+            &sdk,
+            &key(StreamImpl::Fws),
+            &key(StreamImpl::TwsFeed),
+            |a, f, t| a.rate / f.rate.max(t.rate),
+        ) {
+            let _ = writeln!(
+                out,
+                "- {p} {c} stream, SDK ÷ the faster of fastwebsockets / tokio-websockets: {} (target ≥ 0.9×): {}",
+                s.show(ratio),
+                verdict(s.med >= 0.9)
+            );
+        }
+    }
+    if let Some(s) = res.paired(
+        &peer_key(PeerClient::Sdk),
+        &peer_key(PeerClient::Node),
+        |a, b| a.client_ns / b.client_ns,
+    ) {
+        let _ = writeln!(
+            out,
+            "- client CPU per round trip, typed-ws ÷ Node ws: {} (target ≤ 0.6×): {}",
+            s.show(ratio),
+            verdict(s.med <= 0.6)
+        );
+    }
+}
+
+/// The median (min–max) over repetitions of `f(a, b, c)` for runs of the same repetition.
+fn paired3(
+    res: &Results,
+    a: &str,
+    b: &str,
+    c: &str,
+    f: impl Fn(&Run, &Run, &Run) -> f64,
+) -> Option<Stat> {
+    let bs: BTreeMap<usize, Run> = res.runs.get(b)?.iter().copied().collect();
+    let cs: BTreeMap<usize, Run> = res.runs.get(c)?.iter().copied().collect();
+    let values: Vec<f64> = res
+        .runs
+        .get(a)?
+        .iter()
+        .filter_map(|(rep, ra)| Some(f(ra, bs.get(rep)?, cs.get(rep)?)))
+        .collect();
+    Stat::of(&values)
 }

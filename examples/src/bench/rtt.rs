@@ -28,7 +28,7 @@ pub enum RttImpl {
     Tcp,
     /// Hand-written tokio-tungstenite + serde, tungstenite's default config (what users write).
     Tt,
-    /// Hand-written tokio-tungstenite + serde with the SDK's buffer sizes (32 KiB / 64 KiB).
+    /// Hand-written tokio-tungstenite + serde with the SDK's buffer sizes (16 KiB / 64 KiB).
     TtSdkBuffers,
     /// Hand-written fastwebsockets + serde (see [`others`](super::others)).
     Fws,
