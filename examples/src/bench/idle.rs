@@ -36,6 +36,9 @@ pub enum IdleImpl {
     /// typed-ws with permessage-deflate negotiated at this window size (bits, both
     /// directions), context takeover on, other settings default.
     SdkDeflate(u8),
+    /// typed-ws with permessage-deflate negotiated at this window size and no context
+    /// takeover in either direction (the compressor state is dropped after every message).
+    SdkDeflateReset(u8),
     /// Hand-written tokio-tungstenite client and server with tungstenite's defaults.
     Tt,
     /// Hand-written fastwebsockets client and server.
@@ -54,6 +57,9 @@ impl IdleImpl {
             }
             IdleImpl::SdkFew => "SDK defaults (as the deflate rows' count)".into(),
             IdleImpl::SdkDeflate(bits) => format!("SDK, deflate negotiated, {bits}-bit windows"),
+            IdleImpl::SdkDeflateReset(bits) => {
+                format!("SDK, deflate negotiated, {bits}-bit windows, no context takeover")
+            }
             IdleImpl::Tt => "tt defaults".into(),
             IdleImpl::Fws => "fastwebsockets".into(),
             IdleImpl::Tws => "tokio-websockets".into(),
@@ -62,12 +68,12 @@ impl IdleImpl {
 
     /// Whether sessions negotiate permessage-deflate.
     pub fn deflate(self) -> bool {
-        matches!(self, IdleImpl::SdkDeflate(_))
+        matches!(self, IdleImpl::SdkDeflate(_) | IdleImpl::SdkDeflateReset(_))
     }
 
     /// Whether the row runs at the deflate rows' (smaller) connection count.
     pub fn fewer(self) -> bool {
-        matches!(self, IdleImpl::SdkDeflate(_) | IdleImpl::SdkFew)
+        self.deflate() || self == IdleImpl::SdkFew
     }
 
     /// The SDK's settings for this row: read buffer (if set) and compression.
@@ -79,6 +85,14 @@ impl IdleImpl {
                 Compression::default()
                     .client_max_window_bits(bits)
                     .server_max_window_bits(bits),
+            ),
+            IdleImpl::SdkDeflateReset(bits) => (
+                None,
+                Compression::default()
+                    .client_max_window_bits(bits)
+                    .server_max_window_bits(bits)
+                    .client_no_context_takeover(true)
+                    .server_no_context_takeover(true),
             ),
             _ => (None, Compression::disabled()),
         }
@@ -109,6 +123,7 @@ impl IdleImpl {
             IdleImpl::SdkReadBuffer(bytes) => format!("sdk:{bytes}"),
             IdleImpl::SdkFew => "sdk-few".into(),
             IdleImpl::SdkDeflate(bits) => format!("deflate:{bits}"),
+            IdleImpl::SdkDeflateReset(bits) => format!("deflate-reset:{bits}"),
             IdleImpl::Tt => "tt".into(),
             IdleImpl::Fws => "fws".into(),
             IdleImpl::Tws => "tws".into(),
@@ -124,6 +139,9 @@ impl IdleImpl {
             "tws" => Some(IdleImpl::Tws),
             "sdk-few" => Some(IdleImpl::SdkFew),
             _ => {
+                if let Some(bits) = arg.strip_prefix("deflate-reset:") {
+                    return bits.parse().ok().map(IdleImpl::SdkDeflateReset);
+                }
                 if let Some(bits) = arg.strip_prefix("deflate:") {
                     return bits.parse().ok().map(IdleImpl::SdkDeflate);
                 }

@@ -283,7 +283,7 @@ pub const PEERS: [PeerClient; 4] = [
     PeerClient::Sdk,
 ];
 /// Idle-session stacks.
-pub const IDLES: [IdleImpl; 9] = [
+pub const IDLES: [IdleImpl; 10] = [
     IdleImpl::Tt,
     IdleImpl::Fws,
     IdleImpl::Tws,
@@ -293,6 +293,7 @@ pub const IDLES: [IdleImpl; 9] = [
     IdleImpl::SdkDeflate(9),
     IdleImpl::SdkDeflate(12),
     IdleImpl::SdkDeflate(15),
+    IdleImpl::SdkDeflateReset(15),
 ];
 /// Connections for the idle rows with deflate negotiated: each session's compressor and
 /// decompressor (allocated by the echo) are a few hundred KiB, so 10,000 connections would
