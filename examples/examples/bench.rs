@@ -20,14 +20,16 @@ use std::time::{Duration, Instant};
 
 use typed_ws_examples::bench::alloc;
 use typed_ws_examples::bench::codec;
+use typed_ws_examples::bench::compress::{self, DeflateRow};
 use typed_ws_examples::bench::echo;
 use typed_ws_examples::bench::fanout::{self, FanoutImpl};
 use typed_ws_examples::bench::idle::{self, IdleImpl, IdleReport};
 use typed_ws_examples::bench::net::Pinning;
 use typed_ws_examples::bench::peers::{self, EchoServer, PeerClient};
 use typed_ws_examples::bench::report::{
-    self, ECHOES, FANOUT_SIZES, FANOUTS, IDLES, PEERS, RTT_BIG, RTT_SMALL, RTT_SPLIT, Results,
-    STREAMS, codec_key, echo_key, fanout_key, peer_key, rtt_key, stream_key,
+    self, DEFLATE_PEERS, DEFLATE_SDK, ECHOES, FANOUT_SIZES, FANOUTS, IDLE_DEFLATE_CONNECTIONS,
+    IDLES, PEERS, RTT_BIG, RTT_SMALL, RTT_SPLIT, Results, STREAMS, codec_key, deflate_key,
+    echo_key, fanout_key, peer_key, rtt_key, stream_key,
 };
 use typed_ws_examples::bench::rtt::{self, RttImpl};
 use typed_ws_examples::bench::stream;
@@ -39,7 +41,7 @@ fn count_allocs(f: &mut dyn FnMut()) -> u64 {
     allocation_counter::measure(f).count_total
 }
 
-const SCENARIOS: [&str; 8] = [
+const SCENARIOS: [&str; 9] = [
     "codec",
     "rtt",
     "stream",
@@ -47,6 +49,7 @@ const SCENARIOS: [&str; 8] = [
     "broadcast",
     "idle",
     "peers",
+    "deflate",
     "alloc",
 ];
 
@@ -194,6 +197,24 @@ fn fanout_rep<W: Wire>(
     }
 }
 
+fn deflate_rep<W: Wire, P: Payload>(
+    res: &mut Results,
+    rep: usize,
+    rows: &[DeflateRow],
+    scripts: &std::path::Path,
+    cfg: &Config,
+) {
+    for row in interleave(rep, rows) {
+        let key = deflate_key::<W, P>(row);
+        if !cfg.keeps(&key) {
+            continue;
+        }
+        if let Some(r) = compress::run::<W, P>(row, scripts, cfg.stream) {
+            res.add_deflate(key, rep, r.measured.run(), r.wire_bytes, &r.extension);
+        }
+    }
+}
+
 fn scripts_dir() -> PathBuf {
     std::env::temp_dir().join(format!("typed-ws-bench-{}", std::process::id()))
 }
@@ -242,7 +263,7 @@ fn main() {
                 let imp = args
                     .next()
                     .and_then(|a| IdleImpl::parse(&a))
-                    .expect("idle child: sdk, sdk:BYTES or tt");
+                    .expect("idle child: sdk, sdk:BYTES, deflate:BITS or tt");
                 let n = args
                     .next()
                     .and_then(|a| a.parse().ok())
@@ -280,21 +301,22 @@ fn main() {
     );
     let mut res = Results::default();
     let scripts = scripts_dir();
-    let peers_ok: Vec<(PeerClient, Result<(), String>)> = if cfg.wants("peers") {
-        let _ = peers::write_scripts(&scripts);
-        PEERS
-            .iter()
-            .map(|&p| {
-                let ok = match p {
-                    PeerClient::Python | PeerClient::Node => peers::check(p, &scripts),
-                    _ => Ok(()),
-                };
-                (p, ok)
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let peers_ok: Vec<(PeerClient, Result<(), String>)> =
+        if cfg.wants("peers") || cfg.wants("deflate") {
+            let _ = peers::write_scripts(&scripts);
+            PEERS
+                .iter()
+                .map(|&p| {
+                    let ok = match p {
+                        PeerClient::Python | PeerClient::Node => peers::check(p, &scripts),
+                        _ => Ok(()),
+                    };
+                    (p, ok)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
 
     // warm-up: code paths, page cache, CPU frequency; not recorded
     let _ = rtt::run::<JsonWire, Small>(RttImpl::Sdk, Pinning::Same, cfg.warm, cfg.warm);
@@ -354,6 +376,18 @@ fn main() {
                 }
             }
         }
+        if cfg.wants("deflate") {
+            let peers: Vec<DeflateRow> = DEFLATE_PEERS
+                .iter()
+                .filter(|r| peers_ok.iter().any(|(p, ok)| *p == r.sender && ok.is_ok()))
+                .copied()
+                .collect();
+            let json: Vec<DeflateRow> = DEFLATE_SDK.iter().chain(&peers).copied().collect();
+            deflate_rep::<JsonWire, Small>(&mut res, rep, &json, &scripts, &cfg);
+            deflate_rep::<JsonWire, Big>(&mut res, rep, &json, &scripts, &cfg);
+            deflate_rep::<MsgPackWire, Small>(&mut res, rep, &DEFLATE_SDK, &scripts, &cfg);
+            deflate_rep::<MsgPackWire, Big>(&mut res, rep, &DEFLATE_SDK, &scripts, &cfg);
+        }
         loads.push(sys::load1());
         eprintln!(
             "bench: rep {}/{} in {:.1} s (load {})",
@@ -369,7 +403,15 @@ fn main() {
         let exe = std::env::current_exe().expect("the bench binary's path");
         for rep in 0..cfg.idle_reps {
             for imp in interleave(rep, &IDLES) {
-                if let Some(report) = idle::in_child(&exe, imp, cfg.idle_sessions) {
+                if !cfg.keeps(&format!("idle/{}", imp.name())) {
+                    continue;
+                }
+                let connections = if imp.fewer() {
+                    cfg.idle_sessions.min(IDLE_DEFLATE_CONNECTIONS)
+                } else {
+                    cfg.idle_sessions
+                };
+                if let Some(report) = idle::in_child(&exe, imp, connections) {
                     idle_reports.entry(imp.name()).or_default().push(report);
                 }
             }
@@ -414,6 +456,9 @@ fn main() {
     }
     if cfg.wants("peers") {
         report::report_peers(&mut out, &res, &peers_ok);
+    }
+    if cfg.wants("deflate") {
+        report::report_deflate(&mut out, &res);
     }
     if let Some(allocs) = &allocs {
         report::report_allocs(&mut out, allocs);

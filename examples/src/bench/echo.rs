@@ -14,9 +14,12 @@ use tokio::task::JoinSet;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use typed_ws::server::Server;
-use typed_ws::{Client, CloseReason};
+use typed_ws::{Client, CloseReason, Compression};
+
+use fastwebsockets::{Frame, OpCode, Payload};
 
 use super::net::{self, Pinning};
+use super::others;
 use super::stats::Measured;
 use super::sys::CpuTime;
 
@@ -27,9 +30,14 @@ pub enum EchoImpl {
     TokioTcp,
     /// tokio-tungstenite with its defaults (128 KiB read buffer).
     TtDefaults,
-    /// tokio-tungstenite with a 32 KiB read buffer (the SDK's default), to isolate that effect.
+    /// tokio-tungstenite with a 32 KiB read buffer (the SDK's default before it became 16 KiB),
+    /// to isolate that effect.
     TtReadBuffer32k,
-    /// typed-ws client and server with their defaults.
+    /// fastwebsockets on both ends (its README's echo loop).
+    Fws,
+    /// tokio-websockets on both ends, its defaults.
+    Tws,
+    /// typed-ws client and server with their defaults (compression off).
     Sdk,
     /// typed-ws with `read_buffer_size` set to this many bytes on both ends.
     SdkReadBuffer(usize),
@@ -42,6 +50,8 @@ impl EchoImpl {
             EchoImpl::TokioTcp => "tokio tcp floor".into(),
             EchoImpl::TtDefaults => "tt defaults".into(),
             EchoImpl::TtReadBuffer32k => "tt, read buffer 32 KiB".into(),
+            EchoImpl::Fws => "fastwebsockets".into(),
+            EchoImpl::Tws => "tokio-websockets".into(),
             EchoImpl::Sdk => "SDK defaults".into(),
             EchoImpl::SdkReadBuffer(bytes) => format!("SDK, read_buffer_size {} KiB", bytes / 1024),
         }
@@ -65,8 +75,13 @@ pub fn run(
     let server = net::server(pinning.server_cpu(), move |listener| async move {
         let mut tasks = JoinSet::new();
         let sdk = match imp {
-            EchoImpl::SdkReadBuffer(bytes) => Server::builder().read_buffer_size(bytes).build(),
-            _ => Server::new(),
+            EchoImpl::SdkReadBuffer(bytes) => Server::builder()
+                .read_buffer_size(bytes)
+                .compression(Compression::disabled())
+                .build(),
+            _ => Server::builder()
+                .compression(Compression::disabled())
+                .build(),
         };
         for _ in 0..conns {
             let (tcp, _) = listener.accept().await.expect("accept");
@@ -98,6 +113,31 @@ pub fn run(
                         }
                     });
                 }
+                EchoImpl::Fws => {
+                    let mut ws = others::fws_accept(tcp).await;
+                    tasks.spawn(async move {
+                        while let Ok(frame) = ws.read_frame().await {
+                            if frame.opcode == OpCode::Close {
+                                break;
+                            }
+                            if frame.opcode == OpCode::Binary
+                                && ws.write_frame(frame).await.is_err()
+                            {
+                                break;
+                            }
+                        }
+                    });
+                }
+                EchoImpl::Tws => {
+                    let mut ws = others::tws_accept(tcp).await;
+                    tasks.spawn(async move {
+                        while let Some(Ok(message)) = ws.next().await {
+                            if message.is_binary() && ws.send(message).await.is_err() {
+                                break;
+                            }
+                        }
+                    });
+                }
                 EchoImpl::Sdk | EchoImpl::SdkReadBuffer(_) => {
                     let mut session = net::sdk_accept(&sdk, tcp).await;
                     tasks.spawn(async move {
@@ -119,8 +159,13 @@ pub fn run(
         let data = Bytes::from(vec![0x5au8; payload]);
         let mut tasks = JoinSet::new();
         let sdk = match imp {
-            EchoImpl::SdkReadBuffer(bytes) => Client::builder().read_buffer_size(bytes).build(),
-            _ => Client::new(),
+            EchoImpl::SdkReadBuffer(bytes) => Client::builder()
+                .read_buffer_size(bytes)
+                .compression(Compression::disabled())
+                .build(),
+            _ => Client::builder()
+                .compression(Compression::disabled())
+                .build(),
         };
         for _ in 0..conns {
             let (count, stop, data) = (Arc::clone(&count), Arc::clone(&stop), data.clone());
@@ -153,6 +198,49 @@ pub fn run(
                             count.fetch_add(1, Ordering::Relaxed);
                         }
                         let _ = ws.close(None).await;
+                        while let Some(Ok(_)) = ws.next().await {}
+                    });
+                }
+                EchoImpl::Fws => {
+                    let mut ws = others::fws_connect(addr).await;
+                    tasks.spawn(async move {
+                        while !stop.load(Ordering::Relaxed) {
+                            ws.write_frame(Frame::binary(Payload::Owned(data.to_vec())))
+                                .await
+                                .expect("write_frame");
+                            loop {
+                                let frame = ws.read_frame().await.expect("echo");
+                                if frame.opcode == OpCode::Binary {
+                                    break;
+                                }
+                            }
+                            count.fetch_add(1, Ordering::Relaxed);
+                        }
+                        let _ = ws.write_frame(Frame::close(1000, b"")).await;
+                        while let Ok(frame) = ws.read_frame().await {
+                            if frame.opcode == OpCode::Close {
+                                break;
+                            }
+                        }
+                    });
+                }
+                EchoImpl::Tws => {
+                    let mut ws = others::tws_connect(addr).await;
+                    tasks.spawn(async move {
+                        while !stop.load(Ordering::Relaxed) {
+                            ws.send(tokio_websockets::Message::binary(data.clone()))
+                                .await
+                                .expect("send");
+                            loop {
+                                match ws.next().await {
+                                    Some(Ok(m)) if m.is_binary() => break,
+                                    Some(Ok(_)) => {}
+                                    other => panic!("echo connection ended: {other:?}"),
+                                }
+                            }
+                            count.fetch_add(1, Ordering::Relaxed);
+                        }
+                        let _ = ws.close().await;
                         while let Some(Ok(_)) = ws.next().await {}
                     });
                 }

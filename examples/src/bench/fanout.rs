@@ -11,9 +11,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use typed_ws::{ContentConverter, Frame};
 
+use fastwebsockets::Payload as FwsPayload;
+
 use super::net::{self, Pinning};
+use super::others;
 use super::stats::Measured;
 use super::sys::CpuTime;
 use super::wire::{Payload, Small, Wire, frame_len, wire_len};
@@ -27,6 +31,12 @@ pub enum FanoutImpl {
     TtSend,
     /// Hand-written tokio-tungstenite: serialize once, `feed` to every session, then flush all.
     TtFeed,
+    /// Hand-written fastwebsockets: serialize once, `write_frame` of a frame borrowing the
+    /// bytes per session (one socket write each).
+    Fws,
+    /// Hand-written tokio-websockets: serialize once, `feed(message.clone())` to every session,
+    /// then flush all.
+    TwsFeed,
     /// typed-ws server: `serialize` once, `session.send(frame.clone())` per session.
     Sdk,
 }
@@ -38,6 +48,8 @@ impl FanoutImpl {
             FanoutImpl::TokioTcp => "tokio tcp floor",
             FanoutImpl::TtSend => "tt send per session",
             FanoutImpl::TtFeed => "tt feed all, flush all",
+            FanoutImpl::Fws => "fastwebsockets write_frame per session",
+            FanoutImpl::TwsFeed => "tokio-websockets feed all, flush all",
             FanoutImpl::Sdk => "SDK send(frame.clone())",
         }
     }
@@ -114,6 +126,65 @@ pub fn run<W: Wire>(imp: FanoutImpl, sessions: usize, pinning: Pinning, dur: Dur
                 }
                 (rounds, CpuTime::now().since(cpu0))
             }
+            FanoutImpl::Fws => {
+                let mut all = Vec::with_capacity(sessions);
+                for _ in 0..sessions {
+                    all.push(others::fws_accept(next().await).await);
+                }
+                let t0 = go_rx.await.expect("clients ready");
+                let cpu0 = CpuTime::now();
+                while t0.elapsed() < dur {
+                    rounds += 1;
+                    value.set_id(rounds);
+                    let encoded = W::encode(&value);
+                    for ws in &mut all {
+                        let payload = FwsPayload::Borrowed(encoded.as_ref());
+                        let frame = if W::TEXT {
+                            fastwebsockets::Frame::text(payload)
+                        } else {
+                            fastwebsockets::Frame::binary(payload)
+                        };
+                        ws.write_frame(frame).await.expect("write_frame");
+                    }
+                }
+                for ws in &mut all {
+                    let end = if W::TEXT {
+                        fastwebsockets::Frame::text(FwsPayload::Borrowed(b""))
+                    } else {
+                        fastwebsockets::Frame::binary(FwsPayload::Borrowed(b""))
+                    };
+                    ws.write_frame(end).await.expect("send the end marker");
+                }
+                (rounds, CpuTime::now().since(cpu0))
+            }
+            FanoutImpl::TwsFeed => {
+                let mut all = Vec::with_capacity(sessions);
+                for _ in 0..sessions {
+                    all.push(others::tws_accept(next().await).await);
+                }
+                let t0 = go_rx.await.expect("clients ready");
+                let cpu0 = CpuTime::now();
+                while t0.elapsed() < dur {
+                    rounds += 1;
+                    value.set_id(rounds);
+                    let message = others::tws_message::<W>(W::encode(&value));
+                    for ws in &mut all {
+                        ws.feed(message.clone()).await.expect("feed");
+                    }
+                    for ws in &mut all {
+                        ws.flush().await.expect("flush");
+                    }
+                }
+                for ws in &mut all {
+                    let end = if W::TEXT {
+                        tokio_websockets::Message::text("")
+                    } else {
+                        tokio_websockets::Message::binary(Vec::new())
+                    };
+                    ws.send(end).await.expect("send the end marker");
+                }
+                (rounds, CpuTime::now().since(cpu0))
+            }
             FanoutImpl::TokioTcp => {
                 for _ in 0..sessions {
                     let tcp = next().await;
@@ -162,7 +233,11 @@ pub fn run<W: Wire>(imp: FanoutImpl, sessions: usize, pinning: Pinning, dur: Dur
         } else {
             let mut streams = Vec::with_capacity(sessions);
             for _ in 0..sessions {
-                streams.push(net::tt_connect(addr, Some(net::sdk_buffers())).await);
+                // 32 KiB read / 64 KiB write, as in every earlier run of this table
+                let config = WebSocketConfig::default()
+                    .read_buffer_size(32 * 1024)
+                    .write_buffer_size(64 * 1024);
+                streams.push(net::tt_connect(addr, Some(config)).await);
             }
             for mut ws in streams {
                 tasks.spawn(async move {

@@ -15,9 +15,11 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Semaphore, oneshot, watch};
 use tokio::task::JoinSet;
 use typed_ws::server::Server;
-use typed_ws::{Client, Json};
+use typed_ws::{Client, Compression, Json};
 
 use super::net;
+use super::others;
+use super::rtt;
 use super::sys::{nofile, raise_nofile, rss_kib};
 use super::wire::{JsonWire, Payload, Small, Wire};
 
@@ -28,8 +30,21 @@ pub enum IdleImpl {
     Sdk,
     /// typed-ws with `read_buffer_size` set to this many bytes on both ends.
     SdkReadBuffer(usize),
+    /// typed-ws defaults (no compression) at the deflate rows' connection count, for a
+    /// like-for-like comparison with them.
+    SdkFew,
+    /// typed-ws with permessage-deflate negotiated at this window size (bits, both
+    /// directions), context takeover on, other settings default.
+    SdkDeflate(u8),
+    /// typed-ws with permessage-deflate negotiated at this window size and no context
+    /// takeover in either direction (the compressor state is dropped after every message).
+    SdkDeflateReset(u8),
     /// Hand-written tokio-tungstenite client and server with tungstenite's defaults.
     Tt,
+    /// Hand-written fastwebsockets client and server.
+    Fws,
+    /// Hand-written tokio-websockets client and server, its defaults.
+    Tws,
 }
 
 impl IdleImpl {
@@ -40,16 +55,78 @@ impl IdleImpl {
             IdleImpl::SdkReadBuffer(bytes) => {
                 format!("SDK, read_buffer_size {} KiB", bytes / 1024)
             }
+            IdleImpl::SdkFew => "SDK defaults (as the deflate rows' count)".into(),
+            IdleImpl::SdkDeflate(bits) => format!("SDK, deflate negotiated, {bits}-bit windows"),
+            IdleImpl::SdkDeflateReset(bits) => {
+                format!("SDK, deflate negotiated, {bits}-bit windows, no context takeover")
+            }
             IdleImpl::Tt => "tt defaults".into(),
+            IdleImpl::Fws => "fastwebsockets".into(),
+            IdleImpl::Tws => "tokio-websockets".into(),
         }
     }
 
-    /// The command-line form (`sdk`, `sdk:16384`, `tt`).
+    /// Whether sessions negotiate permessage-deflate.
+    pub fn deflate(self) -> bool {
+        matches!(self, IdleImpl::SdkDeflate(_) | IdleImpl::SdkDeflateReset(_))
+    }
+
+    /// Whether the row runs at the deflate rows' (smaller) connection count.
+    pub fn fewer(self) -> bool {
+        self.deflate() || self == IdleImpl::SdkFew
+    }
+
+    /// The SDK's settings for this row: read buffer (if set) and compression.
+    fn sdk_settings(self) -> (Option<usize>, Compression) {
+        match self {
+            IdleImpl::SdkReadBuffer(bytes) => (Some(bytes), Compression::disabled()),
+            IdleImpl::SdkDeflate(bits) => (
+                None,
+                Compression::default()
+                    .client_max_window_bits(bits)
+                    .server_max_window_bits(bits),
+            ),
+            IdleImpl::SdkDeflateReset(bits) => (
+                None,
+                Compression::default()
+                    .client_max_window_bits(bits)
+                    .server_max_window_bits(bits)
+                    .client_no_context_takeover(true)
+                    .server_no_context_takeover(true),
+            ),
+            _ => (None, Compression::disabled()),
+        }
+    }
+
+    fn sdk_server(self) -> Server<Json> {
+        let (read_buffer, compression) = self.sdk_settings();
+        let builder = Server::builder().compression(compression);
+        match read_buffer {
+            Some(bytes) => builder.read_buffer_size(bytes).build(),
+            None => builder.build(),
+        }
+    }
+
+    fn sdk_client(self) -> Client<Json> {
+        let (read_buffer, compression) = self.sdk_settings();
+        let builder = Client::builder().compression(compression);
+        match read_buffer {
+            Some(bytes) => builder.read_buffer_size(bytes).build(),
+            None => builder.build(),
+        }
+    }
+
+    /// The command-line form (`sdk`, `sdk:16384`, `deflate:12`, `tt`).
     pub fn arg(self) -> String {
         match self {
             IdleImpl::Sdk => "sdk".into(),
             IdleImpl::SdkReadBuffer(bytes) => format!("sdk:{bytes}"),
+            IdleImpl::SdkFew => "sdk-few".into(),
+            IdleImpl::SdkDeflate(bits) => format!("deflate:{bits}"),
+            IdleImpl::SdkDeflateReset(bits) => format!("deflate-reset:{bits}"),
             IdleImpl::Tt => "tt".into(),
+            IdleImpl::Fws => "fws".into(),
+            IdleImpl::Tws => "tws".into(),
         }
     }
 
@@ -58,10 +135,20 @@ impl IdleImpl {
         match arg {
             "sdk" => Some(IdleImpl::Sdk),
             "tt" => Some(IdleImpl::Tt),
-            _ => arg
-                .strip_prefix("sdk:")
-                .and_then(|b| b.parse().ok())
-                .map(IdleImpl::SdkReadBuffer),
+            "fws" => Some(IdleImpl::Fws),
+            "tws" => Some(IdleImpl::Tws),
+            "sdk-few" => Some(IdleImpl::SdkFew),
+            _ => {
+                if let Some(bits) = arg.strip_prefix("deflate-reset:") {
+                    return bits.parse().ok().map(IdleImpl::SdkDeflateReset);
+                }
+                if let Some(bits) = arg.strip_prefix("deflate:") {
+                    return bits.parse().ok().map(IdleImpl::SdkDeflate);
+                }
+                arg.strip_prefix("sdk:")
+                    .and_then(|b| b.parse().ok())
+                    .map(IdleImpl::SdkReadBuffer)
+            }
         }
     }
 }
@@ -107,10 +194,7 @@ pub fn child(imp: IdleImpl, connections: usize) -> IdleReport {
     let accepted_in_server = Arc::clone(&accepted);
     let server = net::server(1, move |listener| async move {
         let mut tasks = JoinSet::new();
-        let sdk: Server<Json> = match imp {
-            IdleImpl::SdkReadBuffer(bytes) => Server::builder().read_buffer_size(bytes).build(),
-            _ => Server::new(),
-        };
+        let sdk = imp.sdk_server();
         for _ in 0..connections {
             let (tcp, _) = listener.accept().await.expect("accept");
             if imp == IdleImpl::Tt {
@@ -122,6 +206,12 @@ pub fn child(imp: IdleImpl, connections: usize) -> IdleReport {
                         }
                     }
                 });
+            } else if imp == IdleImpl::Fws {
+                let ws = others::fws_accept(tcp).await;
+                tasks.spawn(rtt::fws_echo::<JsonWire, Small>(ws));
+            } else if imp == IdleImpl::Tws {
+                let ws = others::tws_accept(tcp).await;
+                tasks.spawn(rtt::tws_echo::<JsonWire, Small>(ws));
             } else {
                 let mut session = net::sdk_accept(&sdk, tcp).await;
                 tasks.spawn(async move {
@@ -148,10 +238,7 @@ pub fn child(imp: IdleImpl, connections: usize) -> IdleReport {
     let client = net::client(0, move || async move {
         up_tx.send(()).expect("coordinator waits");
         let _ = go_rx.await;
-        let sdk: Client<Json> = match imp {
-            IdleImpl::SdkReadBuffer(bytes) => Client::builder().read_buffer_size(bytes).build(),
-            _ => Client::new(),
-        };
+        let sdk = imp.sdk_client();
         let gate = Arc::new(Semaphore::new(128));
         let mut tasks = JoinSet::new();
         for _ in 0..connections {
@@ -176,8 +263,43 @@ pub fn child(imp: IdleImpl, connections: usize) -> IdleReport {
                     assert!(JsonWire::decode_message::<Small>(&echo).is_some());
                     echoed.fetch_add(1, Ordering::Release);
                     while let Some(Ok(_)) = ws.next().await {}
+                } else if imp == IdleImpl::Fws {
+                    let mut ws = others::fws_connect(addr).await;
+                    drop(permit);
+                    connected.fetch_add(1, Ordering::Release);
+                    tokio::select! {
+                        _ = trigger.changed() => {}
+                        _ = ws.read_frame() => return,
+                    }
+                    ws.write_frame(others::fws_frame::<JsonWire>(JsonWire::encode(&value)))
+                        .await
+                        .expect("send");
+                    let echo = ws.read_frame().await.expect("echo");
+                    assert!(others::fws_decode::<JsonWire, Small>(&echo).is_some());
+                    echoed.fetch_add(1, Ordering::Release);
+                    let _ = ws.read_frame().await;
+                } else if imp == IdleImpl::Tws {
+                    let mut ws = others::tws_connect(addr).await;
+                    drop(permit);
+                    connected.fetch_add(1, Ordering::Release);
+                    tokio::select! {
+                        _ = trigger.changed() => {}
+                        _ = ws.next() => return,
+                    }
+                    ws.send(others::tws_message::<JsonWire>(JsonWire::encode(&value)))
+                        .await
+                        .expect("send");
+                    let echo = ws.next().await.expect("open").expect("echo");
+                    assert!(others::tws_decode::<JsonWire, Small>(&echo).is_some());
+                    echoed.fetch_add(1, Ordering::Release);
+                    while let Some(Ok(_)) = ws.next().await {}
                 } else {
                     let mut session = net::sdk_connect(&sdk, addr).await;
+                    assert_eq!(
+                        session.handshake().compression().is_some(),
+                        imp.deflate(),
+                        "deflate negotiated as configured"
+                    );
                     drop(permit);
                     connected.fetch_add(1, Ordering::Release);
                     let _ = trigger.changed().await;

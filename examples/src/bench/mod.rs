@@ -8,10 +8,12 @@
 
 pub mod alloc;
 pub mod codec;
+pub mod compress;
 pub mod echo;
 pub mod fanout;
 pub mod idle;
 pub mod net;
+pub mod others;
 pub mod peers;
 pub mod report;
 pub mod rtt;

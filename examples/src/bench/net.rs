@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use typed_ws::server::Server;
-use typed_ws::{Client, ContentConverter, Session};
+use typed_ws::{Client, Compression, ContentConverter, Session};
 
 use super::sys::{CpuTime, pin};
 
@@ -180,11 +180,11 @@ pub fn url(addr: SocketAddr) -> String {
     format!("ws://{addr}/")
 }
 
-/// The SDK's default buffer sizes as a tungstenite config (32 KiB read, 64 KiB write), for a
+/// The SDK's default buffer sizes as a tungstenite config (16 KiB read, 64 KiB write), for a
 /// hand-written comparator that isolates the typed layer from the buffer defaults.
 pub fn sdk_buffers() -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(32 * 1024)
+        .read_buffer_size(16 * 1024)
         .write_buffer_size(64 * 1024)
 }
 
@@ -215,9 +215,19 @@ pub async fn tt_accept(
         .expect("tokio-tungstenite accept")
 }
 
-/// An SDK client with every default but the converter.
+/// An SDK client with every default but the converter and compression, which is off
+/// ([`Compression::disabled`]): the uncompressed rows compare with hand-written code that
+/// negotiates no extension. The compression scenario uses [`sdk_client_with`].
 pub fn sdk_client<C: ContentConverter>(converter: C) -> Client<C> {
-    Client::builder().converter(converter).build()
+    sdk_client_with(converter, Compression::disabled())
+}
+
+/// An SDK client with every default but the converter and `compression`.
+pub fn sdk_client_with<C: ContentConverter>(converter: C, compression: Compression) -> Client<C> {
+    Client::builder()
+        .converter(converter)
+        .compression(compression)
+        .build()
 }
 
 /// Opens an SDK session to `addr`.
@@ -228,9 +238,18 @@ pub async fn sdk_connect<C: ContentConverter>(client: &Client<C>, addr: SocketAd
         .expect("SDK connect")
 }
 
-/// An SDK server with every default but the converter.
+/// An SDK server with every default but the converter and compression, which is off
+/// ([`Compression::disabled`], as for [`sdk_client`]).
 pub fn sdk_server<C: ContentConverter>(converter: C) -> Server<C> {
-    Server::builder().converter(converter).build()
+    sdk_server_with(converter, Compression::disabled())
+}
+
+/// An SDK server with every default but the converter and `compression`.
+pub fn sdk_server_with<C: ContentConverter>(converter: C, compression: Compression) -> Server<C> {
+    Server::builder()
+        .converter(converter)
+        .compression(compression)
+        .build()
 }
 
 /// Accepts one SDK session on an accepted TCP stream (`TCP_NODELAY`, as a user would set).

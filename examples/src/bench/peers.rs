@@ -141,8 +141,18 @@ pub fn peers_dir() -> PathBuf {
     )
 }
 
-/// The command that runs an external peer's script, or why it cannot run.
+/// The command that runs an external peer's round-trip script, or why it cannot run.
 fn command(peer: PeerClient, scripts: &Path) -> Result<Command, String> {
+    let script = match peer {
+        PeerClient::Python => "peer_client.py",
+        _ => "peer_client.js",
+    };
+    script_command(peer, &scripts.join(script))
+}
+
+/// The command that runs `script` with an external peer's interpreter (pinned to cpu0 with
+/// `taskset` when there is one), or why it cannot run.
+pub fn script_command(peer: PeerClient, script: &Path) -> Result<Command, String> {
     let peers = peers_dir();
     let (program, script, env) = match peer {
         PeerClient::Python => {
@@ -157,7 +167,7 @@ fn command(peer: PeerClient, scripts: &Path) -> Result<Command, String> {
             if !ok {
                 return Err("websockets is not importable in target/peers/py".into());
             }
-            (python, scripts.join("peer_client.py"), None)
+            (python, script.to_path_buf(), None)
         }
         PeerClient::Node => {
             let modules = peers.join("node/node_modules");
@@ -167,11 +177,7 @@ fn command(peer: PeerClient, scripts: &Path) -> Result<Command, String> {
             if Command::new("node").arg("--version").output().is_err() {
                 return Err("no node on PATH".into());
             }
-            (
-                PathBuf::from("node"),
-                scripts.join("peer_client.js"),
-                Some(modules),
-            )
+            (PathBuf::from("node"), script.to_path_buf(), Some(modules))
         }
         _ => return Err("not an external peer".into()),
     };
@@ -196,7 +202,9 @@ fn command(peer: PeerClient, scripts: &Path) -> Result<Command, String> {
 pub fn write_scripts(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     std::fs::write(dir.join("peer_client.py"), PYTHON_CLIENT)?;
-    std::fs::write(dir.join("peer_client.js"), NODE_CLIENT)
+    std::fs::write(dir.join("peer_client.js"), NODE_CLIENT)?;
+    std::fs::write(dir.join("peer_stream.py"), super::compress::PYTHON_STREAM)?;
+    std::fs::write(dir.join("peer_stream.js"), super::compress::NODE_STREAM)
 }
 
 /// Checks which external peers can run; the `Err` is the note to print for a missing one.

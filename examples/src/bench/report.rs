@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use super::alloc::Allocs;
 use super::codec::CodecCost;
+use super::compress::DeflateRow;
 use super::echo::EchoImpl;
 use super::fanout::FanoutImpl;
 use super::idle::{IdleImpl, IdleReport};
@@ -24,6 +25,10 @@ pub struct Results {
     pub runs: BTreeMap<String, Vec<(usize, Run)>>,
     /// Codec hot loops by key: `(repetition, cost)`.
     pub codec: BTreeMap<String, Vec<(usize, CodecCost)>>,
+    /// Bytes on the wire per message by key (compression scenario): `(repetition, bytes)`.
+    pub wire: BTreeMap<String, Vec<(usize, f64)>>,
+    /// The extension a compression-scenario key negotiated (empty: none).
+    pub extensions: BTreeMap<String, String>,
     /// Every record as a JSON line.
     pub jsonl: String,
 }
@@ -38,6 +43,37 @@ impl Results {
             serde_json::to_string(&run).unwrap_or_default()
         );
         self.runs.entry(key).or_default().push((rep, run));
+    }
+
+    /// Records a compression-scenario run: the run, its bytes per message on the wire and the
+    /// extension it negotiated.
+    pub fn add_deflate(&mut self, key: String, rep: usize, run: Run, wire: f64, extension: &str) {
+        let _ = writeln!(
+            self.jsonl,
+            "{{\"key\":{:?},\"rep\":{rep},\"wire_bytes\":{wire},\"extension\":{:?}}}",
+            key, extension
+        );
+        self.wire.entry(key.clone()).or_default().push((rep, wire));
+        self.extensions.insert(key.clone(), extension.to_owned());
+        self.add(key, rep, run);
+    }
+
+    /// Median (min–max) of the bytes per message of `key`.
+    pub fn wire_stat(&self, key: &str) -> Option<Stat> {
+        let values: Vec<f64> = self.wire.get(key)?.iter().map(|(_, b)| *b).collect();
+        Stat::of(&values)
+    }
+
+    /// Median (min–max) over repetitions of bytes per message of `a` ÷ those of `b`.
+    pub fn wire_ratio(&self, a: &str, b: &str) -> Option<Stat> {
+        let bs: BTreeMap<usize, f64> = self.wire.get(b)?.iter().copied().collect();
+        let values: Vec<f64> = self
+            .wire
+            .get(a)?
+            .iter()
+            .filter_map(|(rep, x)| bs.get(rep).map(|y| x / y))
+            .collect();
+        Stat::of(&values)
     }
 
     /// Records a codec hot loop.
@@ -140,45 +176,102 @@ pub fn fanout_key<W: Wire>(sessions: usize, imp: FanoutImpl) -> String {
     format!("broadcast/{sessions}/{}/{}", W::NAME, imp.name())
 }
 
+/// The key of a compression-scenario run.
+pub fn deflate_key<W: Wire, P: Payload>(row: DeflateRow) -> String {
+    format!("deflate/{}/{}/{}", P::NAME, W::NAME, row.name())
+}
+
 /// The key of a peer-table run.
 pub fn peer_key(peer: PeerClient) -> String {
     format!("peers/{}", peer.name())
 }
 
 /// Round-trip comparators for the small struct.
-pub const RTT_SMALL: [RttImpl; 4] = [
+pub const RTT_SMALL: [RttImpl; 6] = [
     RttImpl::Tcp,
     RttImpl::Tt,
     RttImpl::TtSdkBuffers,
+    RttImpl::Fws,
+    RttImpl::Tws,
     RttImpl::Sdk,
 ];
 /// Round-trip comparators for the big struct.
-pub const RTT_BIG: [RttImpl; 3] = [RttImpl::Tcp, RttImpl::Tt, RttImpl::Sdk];
+pub const RTT_BIG: [RttImpl; 6] = [
+    RttImpl::Tcp,
+    RttImpl::Tt,
+    RttImpl::TtSdkBuffers,
+    RttImpl::Fws,
+    RttImpl::Tws,
+    RttImpl::Sdk,
+];
 /// Round-trip comparators with split pinning.
-pub const RTT_SPLIT: [RttImpl; 3] = [RttImpl::Tcp, RttImpl::Tt, RttImpl::Sdk];
+pub const RTT_SPLIT: [RttImpl; 6] = [
+    RttImpl::Tcp,
+    RttImpl::Tt,
+    RttImpl::TtSdkBuffers,
+    RttImpl::Fws,
+    RttImpl::Tws,
+    RttImpl::Sdk,
+];
 /// Streaming comparators.
-pub const STREAMS: [StreamImpl; 6] = [
+pub const STREAMS: [StreamImpl; 8] = [
     StreamImpl::TcpPerWrite,
     StreamImpl::TcpBatched,
     StreamImpl::TtRawFeed,
     StreamImpl::TtSend,
     StreamImpl::TtFeed,
+    StreamImpl::Fws,
+    StreamImpl::TwsFeed,
     StreamImpl::Sdk,
 ];
 /// Fan-in echo comparators.
-pub const ECHOES: [EchoImpl; 5] = [
+pub const ECHOES: [EchoImpl; 7] = [
     EchoImpl::TokioTcp,
     EchoImpl::TtDefaults,
     EchoImpl::TtReadBuffer32k,
+    EchoImpl::Fws,
+    EchoImpl::Tws,
     EchoImpl::Sdk,
     EchoImpl::SdkReadBuffer(16 * 1024),
 ];
 /// Broadcast servers.
-pub const FANOUTS: [FanoutImpl; 4] = [
+pub const FANOUTS: [FanoutImpl; 6] = [
     FanoutImpl::TokioTcp,
     FanoutImpl::TtSend,
     FanoutImpl::TtFeed,
+    FanoutImpl::Fws,
+    FanoutImpl::TwsFeed,
     FanoutImpl::Sdk,
+];
+/// Compression-scenario senders for every codec (typed-ws on both ends).
+pub const DEFLATE_SDK: [DeflateRow; 2] = [
+    DeflateRow {
+        sender: PeerClient::Sdk,
+        compressed: false,
+    },
+    DeflateRow {
+        sender: PeerClient::Sdk,
+        compressed: true,
+    },
+];
+/// Compression-scenario peer senders (JSON only).
+pub const DEFLATE_PEERS: [DeflateRow; 4] = [
+    DeflateRow {
+        sender: PeerClient::Python,
+        compressed: false,
+    },
+    DeflateRow {
+        sender: PeerClient::Python,
+        compressed: true,
+    },
+    DeflateRow {
+        sender: PeerClient::Node,
+        compressed: false,
+    },
+    DeflateRow {
+        sender: PeerClient::Node,
+        compressed: true,
+    },
 ];
 /// Broadcast fan-outs.
 pub const FANOUT_SIZES: [usize; 2] = [100, 1000];
@@ -190,11 +283,22 @@ pub const PEERS: [PeerClient; 4] = [
     PeerClient::Sdk,
 ];
 /// Idle-session stacks.
-pub const IDLES: [IdleImpl; 3] = [
+pub const IDLES: [IdleImpl; 10] = [
     IdleImpl::Tt,
+    IdleImpl::Fws,
+    IdleImpl::Tws,
     IdleImpl::Sdk,
     IdleImpl::SdkReadBuffer(16 * 1024),
+    IdleImpl::SdkFew,
+    IdleImpl::SdkDeflate(9),
+    IdleImpl::SdkDeflate(12),
+    IdleImpl::SdkDeflate(15),
+    IdleImpl::SdkDeflateReset(15),
 ];
+/// Connections for the idle rows with deflate negotiated: each session's compressor and
+/// decompressor (allocated by the echo) are a few hundred KiB, so 10,000 connections would
+/// take several GiB on a machine shared with builds.
+pub const IDLE_DEFLATE_CONNECTIONS: usize = 2_000;
 
 /// The report's title and the run's description (`run`: repetitions and windows).
 pub fn report_header(
@@ -338,7 +442,11 @@ pub fn report_stream(out: &mut String, res: &Results) {
             };
             let extra = if matches!(
                 imp,
-                StreamImpl::Sdk | StreamImpl::TtFeed | StreamImpl::TtSend
+                StreamImpl::Sdk
+                    | StreamImpl::TtFeed
+                    | StreamImpl::TtSend
+                    | StreamImpl::Fws
+                    | StreamImpl::TwsFeed
             ) {
                 show(res.extra_over_codec(&key, &raw, &codec), |v| num(v, 2))
             } else {
@@ -772,6 +880,8 @@ pub fn report_targets(
             );
         }
     }
+    comparator_targets(out, res);
+    deflate_targets(out, res, idle);
     if let Some(a) = allocs {
         let _ = writeln!(
             out,
@@ -781,4 +891,256 @@ pub fn report_targets(
             verdict(a.sdk_side_per_send.round() <= 1.0)
         );
     }
+}
+
+/// Scenario (f)'s table: compression.
+pub fn report_deflate(out: &mut String, res: &Results) {
+    let _ = writeln!(
+        out,
+        "\n## (f) Compression: one-way typed stream to a typed-ws server, with and without \
+         permessage-deflate (split pinning)\n\nBytes on the wire: read by the server's socket \
+         (a counting wrapper under the session), handshake excluded, per message. Sender CPU: \
+         the typed-ws client thread, or the whole peer process (`getrusage` / \
+         `process.cpuUsage()`, pinned to cpu0). Server CPU: the typed-ws server thread, which \
+         decodes every message. \"÷ off\" compares with the same sender without compression, \
+         per repetition. Peers send JSON only.\n"
+    );
+    table(
+        out,
+        &[
+            "case",
+            "sender",
+            "negotiated",
+            "bytes on the wire / msg",
+            "÷ off",
+            "msg/s",
+            "sender CPU/msg",
+            "server CPU/msg",
+        ],
+    );
+    for (payload, codec_name) in [
+        ("small", "json"),
+        ("big", "json"),
+        ("small", "msgpack"),
+        ("big", "msgpack"),
+    ] {
+        let rows: Vec<DeflateRow> = if codec_name == "json" {
+            DEFLATE_SDK.iter().chain(&DEFLATE_PEERS).copied().collect()
+        } else {
+            DEFLATE_SDK.to_vec()
+        };
+        for r in rows {
+            let key = format!("deflate/{payload}/{codec_name}/{}", r.name());
+            if !res.runs.contains_key(&key) {
+                continue;
+            }
+            let off = format!(
+                "deflate/{payload}/{codec_name}/{}",
+                DeflateRow {
+                    compressed: false,
+                    ..r
+                }
+                .name()
+            );
+            let shrink = if r.compressed {
+                show(res.wire_ratio(&key, &off), |v| num(v, 3))
+            } else {
+                String::new()
+            };
+            let ext = res.extensions.get(&key).cloned().unwrap_or_default();
+            row(
+                out,
+                &[
+                    format!("{payload} {codec_name}"),
+                    r.name(),
+                    if ext.is_empty() {
+                        "none".into()
+                    } else {
+                        format!("`{ext}`")
+                    },
+                    show(res.wire_stat(&key), |v| num(v, 1)),
+                    shrink,
+                    show(res.stat(&key, |x| x.rate), rate),
+                    show(res.stat(&key, |x| x.client_ns), ns),
+                    show(res.stat(&key, |x| x.server_ns), ns),
+                ],
+            );
+        }
+    }
+}
+
+/// The compression targets (issue 11 item 8) and the streaming CPU targets against the peers
+/// (issue 14).
+fn deflate_targets(out: &mut String, res: &Results, idle: &BTreeMap<String, Vec<IdleReport>>) {
+    let key = |p: &str, c: &str, sender: PeerClient, compressed: bool| {
+        format!(
+            "deflate/{p}/{c}/{}",
+            DeflateRow { sender, compressed }.name()
+        )
+    };
+    if let Some(s) = res.wire_ratio(
+        &key("big", "json", PeerClient::Sdk, true),
+        &key("big", "json", PeerClient::Sdk, false),
+    ) {
+        let _ = writeln!(
+            out,
+            "- Big JSON on the wire, deflate ÷ uncompressed (typed-ws both ends): {} (target ≤ 0.25): {}",
+            s.show(|v| num(v, 3)),
+            verdict(s.med <= 0.25)
+        );
+    }
+    for p in ["small", "big"] {
+        if let Some(s) = res.paired(
+            &key(p, "json", PeerClient::Sdk, true),
+            &key(p, "json", PeerClient::Node, true),
+            |a, b| a.client_ns / b.client_ns,
+        ) {
+            let _ = writeln!(
+                out,
+                "- {p} JSON sender CPU per compressed message, typed-ws ÷ Node ws: {} (target ≤ 0.5×): {}",
+                s.show(ratio),
+                verdict(s.med <= 0.5)
+            );
+        }
+        for (peer, limit, label) in [
+            (PeerClient::Node, 1.0 / 8.0, "1/8"),
+            (PeerClient::Python, 1.0 / 30.0, "1/30"),
+        ] {
+            if let Some(s) = res.paired(
+                &key(p, "json", PeerClient::Sdk, false),
+                &key(p, "json", peer, false),
+                |a, b| a.client_ns / b.client_ns,
+            ) {
+                let _ = writeln!(
+                    out,
+                    "- {p} JSON typed streaming, sender CPU per message typed-ws ÷ {}: {} (target ≤ {label}): {}",
+                    DeflateRow {
+                        sender: peer,
+                        compressed: false
+                    }
+                    .name(),
+                    s.show(|v| num(v, 3)),
+                    verdict(s.med <= limit)
+                );
+            }
+        }
+    }
+    for bits in [9u8, 12, 15] {
+        if let Some(list) = idle.get(&IdleImpl::SdkDeflate(bits).name()) {
+            let idle_per: Vec<f64> = list.iter().map(|r| r.idle_per_connection() / 2.0).collect();
+            let echo_per: Vec<f64> = list.iter().map(|r| r.echo_per_connection() / 2.0).collect();
+            if let (Some(i), Some(e)) = (Stat::of(&idle_per), Stat::of(&echo_per)) {
+                let _ = writeln!(
+                    out,
+                    "- idle session with deflate negotiated ({bits}-bit windows): {} KiB before any \
+                     message ({}), {} KiB after one compressed echo ({}) (target ≤ 64 KiB)",
+                    num(i.med, 1),
+                    verdict(i.med <= 64.0),
+                    num(e.med, 1),
+                    verdict(e.med <= 64.0)
+                );
+            }
+        }
+    }
+}
+
+/// Issue 14's targets against the hand-written comparators and the peers.
+fn comparator_targets(out: &mut String, res: &Results) {
+    let rtt = |prefix: &str, imp: RttImpl| format!("rtt/{prefix}/{}", imp.name());
+    for prefix in [
+        "same/small/json",
+        "same/small/msgpack",
+        "split/small/json",
+        "same/big/json",
+        "same/big/msgpack",
+    ] {
+        let sdk = rtt(prefix, RttImpl::Sdk);
+        if let Some(s) = res.paired(&sdk, &rtt(prefix, RttImpl::TtSdkBuffers), |a, b| {
+            a.rate / b.rate
+        }) {
+            let _ = writeln!(
+                out,
+                "- {prefix} round trip, SDK ÷ tt with the SDK's buffers: {} (target ≥ 1.0×): {}",
+                s.show(ratio),
+                verdict(s.med >= 1.0)
+            );
+        }
+        let fastest = |a: &Run, f: &Run, t: &Run| a.rate / f.rate.max(t.rate);
+        if let Some(s) = paired3(
+            res,
+            &sdk,
+            &rtt(prefix, RttImpl::Fws),
+            &rtt(prefix, RttImpl::Tws),
+            fastest,
+        ) {
+            let _ = writeln!(
+                out,
+                "- {prefix} round trip, SDK ÷ the faster of fastwebsockets / tokio-websockets: {} (target ≥ 0.9×): {}",
+                s.show(ratio),
+                verdict(s.med >= 0.9)
+            );
+        }
+    }
+    for (p, c) in [
+        ("small", "json"),
+        ("small", "msgpack"),
+        ("big", "json"),
+        ("big", "msgpack"),
+    ] {
+        let key = |imp: StreamImpl| format!("stream/{p}/{c}/{}", imp.name());
+        let sdk = key(StreamImpl::Sdk);
+        if let Some(s) = res.paired(&sdk, &key(StreamImpl::TtFeed), |a, b| a.rate / b.rate) {
+            let _ = writeln!(
+                out,
+                "- {p} {c} stream, SDK ÷ tt feed+flush/64: {} (target ≥ 1.0×): {}",
+                s.show(ratio),
+                verdict(s.med >= 1.0)
+            );
+        }
+        if let Some(s) = paired3(
+            res,
+            &sdk,
+            &key(StreamImpl::Fws),
+            &key(StreamImpl::TwsFeed),
+            |a, f, t| a.rate / f.rate.max(t.rate),
+        ) {
+            let _ = writeln!(
+                out,
+                "- {p} {c} stream, SDK ÷ the faster of fastwebsockets / tokio-websockets: {} (target ≥ 0.9×): {}",
+                s.show(ratio),
+                verdict(s.med >= 0.9)
+            );
+        }
+    }
+    if let Some(s) = res.paired(
+        &peer_key(PeerClient::Sdk),
+        &peer_key(PeerClient::Node),
+        |a, b| a.client_ns / b.client_ns,
+    ) {
+        let _ = writeln!(
+            out,
+            "- client CPU per round trip, typed-ws ÷ Node ws: {} (target ≤ 0.6×): {}",
+            s.show(ratio),
+            verdict(s.med <= 0.6)
+        );
+    }
+}
+
+/// The median (min–max) over repetitions of `f(a, b, c)` for runs of the same repetition.
+fn paired3(
+    res: &Results,
+    a: &str,
+    b: &str,
+    c: &str,
+    f: impl Fn(&Run, &Run, &Run) -> f64,
+) -> Option<Stat> {
+    let bs: BTreeMap<usize, Run> = res.runs.get(b)?.iter().copied().collect();
+    let cs: BTreeMap<usize, Run> = res.runs.get(c)?.iter().copied().collect();
+    let values: Vec<f64> = res
+        .runs
+        .get(a)?
+        .iter()
+        .filter_map(|(rep, ra)| Some(f(ra, bs.get(rep)?, cs.get(rep)?)))
+        .collect();
+    Stat::of(&values)
 }

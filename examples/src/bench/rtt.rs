@@ -13,7 +13,10 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use typed_ws::{CloseReason, ContentConverter, Session};
 
+use fastwebsockets::{Frame, OpCode};
+
 use super::net::{self, Pinning, Probe};
+use super::others::{self, Fws, Tws};
 use super::stats::Measured;
 use super::sys::CpuTime;
 use super::wire::{Payload, Wire, frame_len, wire_len};
@@ -25,9 +28,13 @@ pub enum RttImpl {
     Tcp,
     /// Hand-written tokio-tungstenite + serde, tungstenite's default config (what users write).
     Tt,
-    /// Hand-written tokio-tungstenite + serde with the SDK's buffer sizes (32 KiB / 64 KiB).
+    /// Hand-written tokio-tungstenite + serde with the SDK's buffer sizes (16 KiB / 64 KiB).
     TtSdkBuffers,
-    /// typed-ws client and server, defaults.
+    /// Hand-written fastwebsockets + serde (see [`others`](super::others)).
+    Fws,
+    /// Hand-written tokio-websockets + serde (see [`others`](super::others)).
+    Tws,
+    /// typed-ws client and server, defaults but compression off.
     Sdk,
 }
 
@@ -38,6 +45,8 @@ impl RttImpl {
             RttImpl::Tcp => "tcp floor",
             RttImpl::Tt => "tt send",
             RttImpl::TtSdkBuffers => "tt send, SDK buffers",
+            RttImpl::Fws => "fastwebsockets",
+            RttImpl::Tws => "tokio-websockets",
             RttImpl::Sdk => "SDK",
         }
     }
@@ -61,6 +70,30 @@ pub fn run<W: Wire, P: Payload>(
             let (addr, probe) = (server.addr, server.probe.clone());
             let measured = net::client(pinning.client_cpu(), move || async move {
                 tt_client::<W, P>(addr, config, &probe, warm, dur).await
+            })
+            .join()
+            .expect("client thread");
+            server.join();
+            measured
+        }
+        RttImpl::Fws | RttImpl::Tws => {
+            let server = net::server(pinning.server_cpu(), move |listener| async move {
+                let (tcp, _) = listener.accept().await.expect("accept");
+                if imp == RttImpl::Fws {
+                    fws_echo::<W, P>(others::fws_accept(tcp).await).await;
+                } else {
+                    tws_echo::<W, P>(others::tws_accept(tcp).await).await;
+                }
+            });
+            let (addr, probe) = (server.addr, server.probe.clone());
+            let measured = net::client(pinning.client_cpu(), move || async move {
+                if imp == RttImpl::Fws {
+                    let ws = others::fws_connect(addr).await;
+                    measure_rounds(FwsRounds::<W, P>::new(ws), &probe, warm, dur).await
+                } else {
+                    let ws = others::tws_connect(addr).await;
+                    measure_rounds(TwsRounds::<W, P>::new(ws), &probe, warm, dur).await
+                }
             })
             .join()
             .expect("client thread");
@@ -100,6 +133,37 @@ pub async fn tt_echo<W: Wire, P: Payload>(mut ws: WebSocketStream<TcpStream>) {
         // a Close is answered by tungstenite on the next poll; keep polling until the end
         if let Some(value) = W::decode_message::<P>(&message)
             && ws.send(W::message(W::encode(&value))).await.is_err()
+        {
+            break;
+        }
+    }
+}
+
+/// The hand-written typed echo over fastwebsockets.
+pub async fn fws_echo<W: Wire, P: Payload>(mut ws: Fws) {
+    while let Ok(frame) = ws.read_frame().await {
+        if frame.opcode == OpCode::Close {
+            break;
+        }
+        if let Some(value) = others::fws_decode::<W, P>(&frame)
+            && ws
+                .write_frame(others::fws_frame::<W>(W::encode(&value)))
+                .await
+                .is_err()
+        {
+            break;
+        }
+    }
+}
+
+/// The hand-written typed echo over tokio-websockets.
+pub async fn tws_echo<W: Wire, P: Payload>(mut ws: Tws) {
+    while let Some(Ok(message)) = ws.next().await {
+        if let Some(value) = others::tws_decode::<W, P>(&message)
+            && ws
+                .send(others::tws_message::<W>(W::encode(&value)))
+                .await
+                .is_err()
         {
             break;
         }
@@ -187,6 +251,95 @@ impl<W: Wire, P: Payload> Rounds for TtRounds<W, P> {
 
     async fn finish(mut self) {
         let _ = self.ws.close(None).await;
+        while let Some(Ok(_)) = self.ws.next().await {}
+    }
+}
+
+/// A hand-written fastwebsockets client doing typed round trips.
+pub struct FwsRounds<W, P> {
+    ws: Fws,
+    value: P,
+    _wire: PhantomData<W>,
+}
+
+impl<W: Wire, P: Payload> FwsRounds<W, P> {
+    /// Wraps a connection.
+    pub fn new(ws: Fws) -> Self {
+        FwsRounds {
+            ws,
+            value: P::make(0),
+            _wire: PhantomData,
+        }
+    }
+}
+
+impl<W: Wire, P: Payload> Rounds for FwsRounds<W, P> {
+    async fn round(&mut self, id: u64) {
+        self.value.set_id(id);
+        self.ws
+            .write_frame(others::fws_frame::<W>(W::encode(&self.value)))
+            .await
+            .expect("fastwebsockets write");
+        loop {
+            let frame = self.ws.read_frame().await.expect("fastwebsockets read");
+            if let Some(back) = others::fws_decode::<W, P>(&frame) {
+                assert_eq!(back.id(), id, "echo out of order");
+                return;
+            }
+        }
+    }
+
+    async fn finish(mut self) {
+        let _ = self.ws.write_frame(Frame::close(1000, b"")).await;
+        while let Ok(frame) = self.ws.read_frame().await {
+            if frame.opcode == OpCode::Close {
+                break;
+            }
+        }
+    }
+}
+
+/// A hand-written tokio-websockets client doing typed round trips.
+pub struct TwsRounds<W, P> {
+    ws: Tws,
+    value: P,
+    _wire: PhantomData<W>,
+}
+
+impl<W: Wire, P: Payload> TwsRounds<W, P> {
+    /// Wraps a connection.
+    pub fn new(ws: Tws) -> Self {
+        TwsRounds {
+            ws,
+            value: P::make(0),
+            _wire: PhantomData,
+        }
+    }
+}
+
+impl<W: Wire, P: Payload> Rounds for TwsRounds<W, P> {
+    async fn round(&mut self, id: u64) {
+        self.value.set_id(id);
+        self.ws
+            .send(others::tws_message::<W>(W::encode(&self.value)))
+            .await
+            .expect("tokio-websockets send");
+        loop {
+            let message = self
+                .ws
+                .next()
+                .await
+                .expect("tokio-websockets connection open")
+                .expect("tokio-websockets read");
+            if let Some(back) = others::tws_decode::<W, P>(&message) {
+                assert_eq!(back.id(), id, "echo out of order");
+                return;
+            }
+        }
+    }
+
+    async fn finish(mut self) {
+        let _ = self.ws.close().await;
         while let Some(Ok(_)) = self.ws.next().await {}
     }
 }

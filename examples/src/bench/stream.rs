@@ -9,7 +9,10 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use typed_ws::CloseReason;
 
+use fastwebsockets::{Frame, OpCode};
+
 use super::net::{self, Pinning};
+use super::others;
 use super::stats::Measured;
 use super::sys::CpuTime;
 use super::wire::{Payload, SENTINEL, Wire, frame_len, wire_len};
@@ -28,6 +31,12 @@ pub enum StreamImpl {
     TtSend,
     /// Hand-written typed: `feed`, `flush` every 64 messages and at the end.
     TtFeed,
+    /// Hand-written fastwebsockets: `write_frame` per message (one socket write each; the
+    /// crate has no batching).
+    Fws,
+    /// Hand-written tokio-websockets: `feed`, `flush` every 64 messages and at the end (the
+    /// crate also flushes whenever 8 KiB are queued).
+    TwsFeed,
     /// typed-ws: a plain `send_serialized` loop, then one `flush`.
     Sdk,
 }
@@ -41,6 +50,8 @@ impl StreamImpl {
             StreamImpl::TtRawFeed => "tt raw frames, feed",
             StreamImpl::TtSend => "tt send",
             StreamImpl::TtFeed => "tt feed+flush/64",
+            StreamImpl::Fws => "fastwebsockets write_frame",
+            StreamImpl::TwsFeed => "tokio-websockets feed+flush/64",
             StreamImpl::Sdk => "SDK send_serialized",
         }
     }
@@ -77,6 +88,46 @@ fn websocket<W: Wire, P: Payload>(imp: StreamImpl, pinning: Pinning, dur: Durati
                 }
                 let received: Received = (n, Instant::now(), CpuTime::now().since(cpu0));
                 while session.receive().await.is_some() {}
+                received
+            }
+            StreamImpl::Fws => {
+                let mut ws = others::fws_accept(tcp).await;
+                let cpu0 = CpuTime::now();
+                let mut n = 0;
+                loop {
+                    let frame = ws.read_frame().await.expect("typed stream");
+                    let Some(value) = others::fws_decode::<W, P>(&frame) else {
+                        continue;
+                    };
+                    if value.id() == SENTINEL {
+                        break;
+                    }
+                    n += 1;
+                }
+                let received: Received = (n, Instant::now(), CpuTime::now().since(cpu0));
+                while let Ok(frame) = ws.read_frame().await {
+                    if frame.opcode == OpCode::Close {
+                        break;
+                    }
+                }
+                received
+            }
+            StreamImpl::TwsFeed => {
+                let mut ws = others::tws_accept(tcp).await;
+                let cpu0 = CpuTime::now();
+                let mut n = 0;
+                loop {
+                    let message = ws.next().await.expect("open").expect("typed stream");
+                    let Some(value) = others::tws_decode::<W, P>(&message) else {
+                        continue;
+                    };
+                    if value.id() == SENTINEL {
+                        break;
+                    }
+                    n += 1;
+                }
+                let received: Received = (n, Instant::now(), CpuTime::now().since(cpu0));
+                while let Some(Ok(_)) = ws.next().await {}
                 received
             }
             _ => {
@@ -131,6 +182,55 @@ fn websocket<W: Wire, P: Payload>(imp: StreamImpl, pinning: Pinning, dur: Durati
                 session.flush().await.expect("SDK flush");
                 let cpu = CpuTime::now().since(cpu0);
                 let _ = session.close(CloseReason::normal("")).await;
+                (sent, t0, cpu)
+            }
+            StreamImpl::Fws => {
+                let mut ws = others::fws_connect(addr).await;
+                let cpu0 = CpuTime::now();
+                let t0 = Instant::now();
+                while t0.elapsed() < dur {
+                    for _ in 0..64 {
+                        sent += 1;
+                        value.set_id(sent);
+                        ws.write_frame(others::fws_frame::<W>(W::encode(&value)))
+                            .await
+                            .expect("write_frame");
+                    }
+                }
+                value.set_id(SENTINEL);
+                ws.write_frame(others::fws_frame::<W>(W::encode(&value)))
+                    .await
+                    .expect("write_frame");
+                let cpu = CpuTime::now().since(cpu0);
+                let _ = ws.write_frame(Frame::close(1000, b"")).await;
+                while let Ok(frame) = ws.read_frame().await {
+                    if frame.opcode == OpCode::Close {
+                        break;
+                    }
+                }
+                (sent, t0, cpu)
+            }
+            StreamImpl::TwsFeed => {
+                let mut ws = others::tws_connect(addr).await;
+                let cpu0 = CpuTime::now();
+                let t0 = Instant::now();
+                while t0.elapsed() < dur {
+                    for _ in 0..64 {
+                        sent += 1;
+                        value.set_id(sent);
+                        ws.feed(others::tws_message::<W>(W::encode(&value)))
+                            .await
+                            .expect("feed");
+                    }
+                    ws.flush().await.expect("flush");
+                }
+                value.set_id(SENTINEL);
+                ws.send(others::tws_message::<W>(W::encode(&value)))
+                    .await
+                    .expect("send the end marker");
+                let cpu = CpuTime::now().since(cpu0);
+                let _ = ws.close().await;
+                while let Some(Ok(_)) = ws.next().await {}
                 (sent, t0, cpu)
             }
             _ => {

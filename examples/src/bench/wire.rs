@@ -118,7 +118,7 @@ pub trait Wire: Send + Sync + 'static {
     /// The SDK converter.
     type Converter: ContentConverter + Default + Clone + std::fmt::Debug;
     /// What the plain codec produces (`String` for JSON, `Vec<u8>` for MessagePack).
-    type Encoded: AsRef<[u8]> + Send + 'static;
+    type Encoded: AsRef<[u8]> + Into<Vec<u8>> + Into<tokio_websockets::Payload> + Send + 'static;
     /// "json" or "msgpack".
     const NAME: &'static str;
     /// `true` when messages travel as Text frames.
@@ -128,6 +128,10 @@ pub trait Wire: Send + Sync + 'static {
     fn encode<T: Serialize>(value: &T) -> Self::Encoded;
     /// The plain codec's decode (`serde_json::from_str`, `rmp_serde::from_slice`).
     fn decode<T: DeserializeOwned>(encoded: &Self::Encoded) -> Option<T>;
+    /// Decodes received bytes (`serde_json::from_slice`, `rmp_serde::from_slice`).
+    fn decode_slice<T: DeserializeOwned>(bytes: &[u8]) -> Option<T>;
+    /// Decodes a received text (`serde_json::from_str`; MessagePack: its bytes).
+    fn decode_text<T: DeserializeOwned>(text: &str) -> Option<T>;
     /// The encoded value as a tungstenite message (no copy).
     fn message(encoded: Self::Encoded) -> Message;
     /// Decodes a received tungstenite message the way a hand-written client does.
@@ -152,6 +156,14 @@ impl Wire for JsonWire {
 
     fn decode<T: DeserializeOwned>(encoded: &String) -> Option<T> {
         serde_json::from_str(encoded).ok()
+    }
+
+    fn decode_slice<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
+        serde_json::from_slice(bytes).ok()
+    }
+
+    fn decode_text<T: DeserializeOwned>(text: &str) -> Option<T> {
+        serde_json::from_str(text).ok()
     }
 
     fn message(encoded: String) -> Message {
@@ -186,6 +198,14 @@ impl Wire for MsgPackWire {
 
     fn decode<T: DeserializeOwned>(encoded: &Vec<u8>) -> Option<T> {
         rmp_serde::from_slice(encoded).ok()
+    }
+
+    fn decode_slice<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
+        rmp_serde::from_slice(bytes).ok()
+    }
+
+    fn decode_text<T: DeserializeOwned>(text: &str) -> Option<T> {
+        rmp_serde::from_slice(text.as_bytes()).ok()
     }
 
     fn message(encoded: Vec<u8>) -> Message {
