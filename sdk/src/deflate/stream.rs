@@ -26,6 +26,8 @@ use super::{Compression, DeflateError, NegotiatedCompression};
 const READ_CHUNK: usize = 8 * 1024;
 /// The largest plain frame made from inflated data (fits the 16-bit length form).
 const OUT_CHUNK: usize = 32 * 1024;
+/// The least output room an inflate call starts with.
+const MIN_INFLATE_ROOM: usize = 1024;
 /// Compressed output waiting for the socket before `poll_write` applies backpressure.
 const HIGH_WATER: usize = 128 * 1024;
 
@@ -72,7 +74,10 @@ pub(crate) struct Codec {
     // read side
     rd_header: HeaderAcc,
     rd_state: ReadState,
+    /// Raw bytes read from the socket: `rd_in[..rd_in_len]` (the buffer keeps its zeroed length
+    /// between reads, so a read does not zero-fill it again).
     rd_in: Vec<u8>,
+    rd_in_len: usize,
     rd_in_pos: usize,
     rd_out: Vec<u8>,
     rd_out_pos: usize,
@@ -132,6 +137,7 @@ impl Codec {
             rd_header: HeaderAcc::default(),
             rd_state: ReadState::Header,
             rd_in: Vec::new(),
+            rd_in_len: 0,
             rd_in_pos: 0,
             rd_out: Vec::new(),
             rd_out_pos: 0,
@@ -153,6 +159,7 @@ impl Codec {
 
     /// Bytes read before the codec took over (after the upgrade response head).
     pub(crate) fn with_leftover(mut self: Box<Self>, leftover: Vec<u8>) -> Box<Self> {
+        self.rd_in_len = leftover.len();
         self.rd_in = leftover;
         self
     }
@@ -177,13 +184,15 @@ impl Codec {
             if self.stalled() {
                 return Ok(progress);
             }
-            let avail = self.rd_in.len() - self.rd_in_pos;
+            let avail = self.rd_in_len - self.rd_in_pos;
             match self.rd_state {
                 ReadState::Header => {
                     if avail == 0 {
                         return Ok(progress);
                     }
-                    let (taken, header) = self.rd_header.feed(&self.rd_in[self.rd_in_pos..]);
+                    let (taken, header) = self
+                        .rd_header
+                        .feed(&self.rd_in[self.rd_in_pos..self.rd_in_len]);
                     self.rd_in_pos += taken;
                     progress = true;
                     if let Some(header) = header {
@@ -315,6 +324,10 @@ impl Codec {
     fn inflate(&mut self, input: &[u8]) -> Result<usize, DeflateError> {
         let chunk = OUT_CHUNK.min(self.max_frame_size).max(1);
         let mut used_total = 0;
+        // Output room is zero-filled before each call (no `unsafe`, so no inflating into
+        // uninitialised memory): start from a guess for this input and grow it only while the
+        // inflater fills it, so a small message does not zero a whole chunk.
+        let mut want = (input.len().saturating_mul(4)).max(MIN_INFLATE_ROOM);
         loop {
             let start = match self.rd_frame {
                 Some(start) => start,
@@ -334,6 +347,7 @@ impl Codec {
                 }
                 continue;
             }
+            let room = room.min(want);
             let at = self.rd_out.len();
             self.rd_out.resize(at + room, 0);
             let result = self
@@ -357,6 +371,7 @@ impl Codec {
             }
             used_total += used;
             if made == room {
+                want = want.saturating_mul(4);
                 continue;
             }
             if used_total == input.len() || self.inflater.ended() {
@@ -596,7 +611,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for DeflateStream<S> {
                     continue;
                 }
             }
-            if codec.rd_in_pos < codec.rd_in.len() {
+            if codec.rd_in_pos < codec.rd_in_len {
                 // defensive: input left, nothing moved
                 codec.rd_error = Some(DeflateError::InvalidData("frame parser stuck".into()));
                 continue;
@@ -604,14 +619,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for DeflateStream<S> {
             if codec.rd_eof {
                 return Poll::Ready(Ok(()));
             }
-            codec.rd_in.clear();
+            codec.rd_in_len = 0;
             codec.rd_in_pos = 0;
             codec.rd_unmasked = 0;
-            codec.rd_in.resize(READ_CHUNK, 0);
+            if codec.rd_in.len() != READ_CHUNK {
+                // zeroed once (no `unsafe` here, so no reads into uninitialised memory)
+                codec.rd_in.resize(READ_CHUNK, 0);
+            }
             let mut raw = ReadBuf::new(&mut codec.rd_in);
             let polled = Pin::new(&mut this.inner).poll_read(cx, &mut raw);
             let n = raw.filled().len();
-            codec.rd_in.truncate(n);
+            codec.rd_in_len = n;
             ready!(polled)?;
             if n == 0 {
                 codec.rd_eof = true;
