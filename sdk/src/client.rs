@@ -9,9 +9,10 @@ use typed_ws_converters::{ContentConverter, ConverterSet};
 
 use crate::error::{Deferred, Error, ErrorKind, Result};
 use crate::frame::CloseReason;
+use crate::handshake::Handshake;
 use crate::proxy::Proxy;
 use crate::request::{IntoRequest, Request, Scheme};
-use crate::session::{Handshake, Session};
+use crate::session::Session;
 use crate::settings::{Settings, compression_setter, session_setters};
 use crate::stream::MaybeTls;
 use crate::tls::{Connector, TlsSettings, pem_to_der};

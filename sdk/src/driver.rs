@@ -30,16 +30,8 @@ use tracing::{Instrument, Span, debug, trace};
 
 use crate::error::{Chain, Error, ErrorKind};
 use crate::frame::{CloseCode, CloseReason, Frame};
-use crate::session::{LIVENESS, Shared, TERMINATE, incoming_cost};
 use crate::settings::{MAX_WRITE_FRAME, Settings};
-
-/// What a session handle asks of the driver, in order with the frames it sends.
-pub(crate) enum Command {
-    /// Queue a frame for writing (converted for tungstenite here, in the driver).
-    Send(Frame),
-    /// Answer once everything queued before is written and flushed.
-    Flush(oneshot::Sender<()>),
-}
+use crate::shared::{Command, LIVENESS, Shared, TERMINATE, incoming_cost};
 
 /// The most events handled in one wake-up before yielding to other tasks.
 const BUDGET: usize = 256;

@@ -74,12 +74,14 @@ mod client;
 mod deflate;
 mod driver;
 mod error;
+mod handshake;
 mod proxy;
 mod reconnect;
 mod request;
 pub mod server;
 mod session;
 mod settings;
+mod shared;
 mod stream;
 mod tls;
 mod typed;
@@ -100,13 +102,14 @@ use tracing::Span;
 pub use client::{Client, ClientBuilder};
 pub use deflate::{Compression, NegotiatedCompression};
 pub use error::{Error, ErrorKind, HandshakeResponse, Result};
+pub use handshake::Handshake;
 pub use proxy::{Proxy, ProxyKind};
 pub use reconnect::{
     Backoff, Cause, Event, Outbox, ReconnectBuilder, ReconnectPolicy, ReconnectingSender,
     ReconnectingSession,
 };
 pub use request::{IntoRequest, Request, RequestBuilder, Scheme};
-pub use session::{Handshake, Receiver, Sender, Session};
+pub use session::{Receiver, Sender, Session};
 pub use typed::{
     Messages, ReceiveFrames, SendFrames, SessionHandle, SplitFrames, TypedReceiver, TypedSender,
     TypedSession,
@@ -147,7 +150,7 @@ where
     let (control_tx, control_rx) = mpsc::channel(1);
     let (incoming_tx, incoming_rx) = mpsc::channel(settings.channel_capacity);
     let (guard_tx, guard_rx) = oneshot::channel();
-    let shared = session::Shared::new(handshake, Arc::clone(&settings));
+    let shared = shared::Shared::new(handshake, Arc::clone(&settings));
     driver::Driver::spawn(
         ws,
         settings,

@@ -3,158 +3,18 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures_util::task::AtomicWaker;
-use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
 use typed_ws_converters::ContentConverter;
 
-use crate::driver::Command;
 use crate::error::{Error, Result};
 use crate::frame::{CloseReason, Frame};
-use crate::settings::Settings;
+use crate::handshake::Handshake;
+use crate::shared::{Command, Shared, TERMINATE};
 use crate::typed::{self, ReceiveFrames, SendFrames, SessionHandle, SinkSlot, SplitFrames};
-
-/// State shared by the driver and every handle of one session.
-pub(crate) struct Shared {
-    /// Set once the session stops accepting frames (close started, failed or ended).
-    pub(crate) closing: AtomicBool,
-    /// How the session ended; `None` while it is live.
-    pub(crate) outcome: watch::Sender<Option<CloseReason>>,
-    pub(crate) handshake: Handshake,
-    /// Fired when the application takes the error that ended the session (see the driver's
-    /// deferred failure).
-    terminal: std::sync::Mutex<Option<oneshot::Sender<()>>>,
-    /// Frames `send` accepted that never reached the socket because the session ended first
-    /// (filled by the driver as it ends; a reconnecting session replays them).
-    pub(crate) unsent: std::sync::Mutex<Vec<Frame>>,
-    /// The outgoing byte budget: `send` takes a frame's cost before queueing it, the driver
-    /// gives it back once the frame is in the write buffer, and closes it when the session ends.
-    pub(crate) outgoing: Semaphore,
-    /// Bytes received and queued for the application (held back ones included), not yet
-    /// taken: the driver stops reading at `Settings::incoming_budget`.
-    pub(crate) incoming_bytes: AtomicUsize,
-    /// The driver's task: woken when the application takes received bytes or asks for
-    /// something through `requests`.
-    pub(crate) driver_waker: AtomicWaker,
-    /// What the application asked of the driver outside the queues ([`TERMINATE`],
-    /// [`LIVENESS`] bits), taken by the driver on its next pass.
-    pub(crate) requests: AtomicU8,
-    /// The ping interval and pong timeout asked for with the [`LIVENESS`] bit.
-    pub(crate) liveness: std::sync::Mutex<Option<Liveness>>,
-    pub(crate) settings: Arc<Settings>,
-}
-
-/// A request bit: end the session at once, without a close handshake.
-pub(crate) const TERMINATE: u8 = 1;
-/// A request bit: new liveness settings wait in `Shared::liveness`.
-pub(crate) const LIVENESS: u8 = 2;
-
-/// Liveness settings changed on a live session.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Liveness {
-    pub(crate) ping_interval: Option<Duration>,
-    pub(crate) pong_timeout: Duration,
-}
-
-/// What a received item counts against the incoming budget: its payload plus a fixed overhead,
-/// so a flood of empty frames is bounded too.
-pub(crate) fn incoming_cost(item: &Result<Frame>) -> usize {
-    const OVERHEAD: usize = 64;
-    match item {
-        Ok(frame) => frame.len() + OVERHEAD,
-        Err(_) => OVERHEAD,
-    }
-}
-
-impl Shared {
-    pub(crate) fn new(handshake: Handshake, settings: Arc<Settings>) -> Arc<Self> {
-        Arc::new(Shared {
-            closing: AtomicBool::new(false),
-            outcome: watch::Sender::new(None),
-            handshake,
-            terminal: std::sync::Mutex::new(None),
-            unsent: std::sync::Mutex::new(Vec::new()),
-            outgoing: Semaphore::new(settings.outgoing_budget),
-            incoming_bytes: AtomicUsize::new(0),
-            driver_waker: AtomicWaker::new(),
-            requests: AtomicU8::new(0),
-            liveness: std::sync::Mutex::new(None),
-            settings,
-        })
-    }
-
-    /// Asks the driver for `bit` and wakes it.
-    fn request(&self, bit: u8) {
-        self.requests.fetch_or(bit, Ordering::AcqRel);
-        self.driver_waker.wake();
-    }
-
-    /// Changes the liveness settings the driver runs with (the last change wins).
-    fn change_liveness(&self, change: impl FnOnce(&mut Liveness)) {
-        if let Ok(mut slot) = self.liveness.lock() {
-            let mut liveness = slot.unwrap_or(Liveness {
-                ping_interval: self.settings.ping_interval,
-                pong_timeout: self.settings.pong_timeout,
-            });
-            change(&mut liveness);
-            *slot = Some(liveness);
-        }
-        self.request(LIVENESS);
-    }
-
-    pub(crate) fn set_terminal_watch(&self, seen: oneshot::Sender<()>) {
-        if let Ok(mut slot) = self.terminal.lock() {
-            *slot = Some(seen);
-        }
-    }
-
-    /// Passes an item on to the application, giving its bytes back to the incoming budget and
-    /// noting when it is the session-ending error.
-    fn observe(&self, item: Option<Result<Frame>>) -> Option<Result<Frame>> {
-        if let Some(item) = &item {
-            let cost = incoming_cost(item);
-            let before = self.incoming_bytes.fetch_sub(cost, Ordering::AcqRel);
-            if before >= self.settings.incoming_budget {
-                // the driver may be holding back reads for this: room again
-                self.driver_waker.wake();
-            }
-        }
-        if let Some(Err(error)) = &item
-            && error.close_reason().is_some()
-            && let Some(seen) = self.terminal.lock().ok().and_then(|mut slot| slot.take())
-        {
-            let _ = seen.send(());
-        }
-        item
-    }
-
-    /// The error for a session that is closing or closed, with its close reason: waits (bounded
-    /// by the close timeout) for the outcome, so an error saying "closed" always comes with the
-    /// reason `try_close_reason` reports from then on.
-    async fn closed_error(&self) -> Error {
-        let bound = self.settings.close_timeout + Duration::from_secs(2);
-        match tokio::time::timeout(bound, self.wait_outcome()).await {
-            Ok(reason) => Error::closed(Some(reason)),
-            Err(_) => Error::closed(self.outcome.borrow().clone()),
-        }
-    }
-
-    async fn wait_outcome(&self) -> CloseReason {
-        let mut rx = self.outcome.subscribe();
-        loop {
-            if let Some(reason) = rx.borrow_and_update().clone() {
-                return reason;
-            }
-            if rx.changed().await.is_err() {
-                // the driver is gone without a word: only possible if its task was aborted
-                return CloseReason::new(crate::CloseCode::ABNORMAL, "session driver stopped");
-            }
-        }
-    }
-}
 
 /// Ktor's session controls, on [`Session`] and [`Sender`]: generated once.
 macro_rules! live_methods {
@@ -181,90 +41,6 @@ macro_rules! live_methods {
             self.$($shared).+.change_liveness(|liveness| liveness.pong_timeout = timeout);
         }
     };
-}
-
-/// The outcome of the upgrade handshake: status, headers and the selected subprotocol.
-///
-/// Its `Debug` output redacts credentials: query values and the values of `authorization`,
-/// `proxy-authorization`, `cookie` and `set-cookie`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Handshake {
-    pub(crate) status: u16,
-    pub(crate) headers: Vec<(String, String)>,
-    pub(crate) subprotocol: Option<String>,
-    pub(crate) path: String,
-    pub(crate) data: crate::server::ConnectionData,
-    pub(crate) compression: Option<crate::NegotiatedCompression>,
-}
-
-impl fmt::Debug for Handshake {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let headers: Vec<(&str, &str)> = self
-            .headers
-            .iter()
-            .map(|(name, value)| {
-                let secret = matches!(
-                    name.to_ascii_lowercase().as_str(),
-                    "authorization" | "proxy-authorization" | "cookie" | "set-cookie"
-                );
-                (
-                    name.as_str(),
-                    if secret { "<redacted>" } else { value.as_str() },
-                )
-            })
-            .collect();
-        f.debug_struct("Handshake")
-            .field("status", &self.status)
-            .field("subprotocol", &self.subprotocol)
-            .field("path", &crate::request::redact_path(&self.path))
-            .field("compression", &self.compression)
-            .field("headers", &headers)
-            .finish()
-    }
-}
-
-impl Handshake {
-    /// The HTTP status of the upgrade response (101).
-    pub fn status(&self) -> u16 {
-        self.status
-    }
-
-    /// The headers of the other side's handshake message (on the client: the response; on the
-    /// server: the request), names lowercased. On the server, `authorization` and `cookie`
-    /// values are kept, so do not log them.
-    pub fn headers(&self) -> &[(String, String)] {
-        &self.headers
-    }
-
-    /// The first value of header `name` (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The subprotocol both sides agreed on (`Sec-WebSocket-Protocol`), if any.
-    pub fn subprotocol(&self) -> Option<&str> {
-        self.subprotocol.as_deref()
-    }
-
-    /// The request path with its query (on the client: the path requested).
-    pub fn path(&self) -> &str {
-        &self.path
-    }
-
-    /// On the server: the per-connection data the pre-upgrade hook attached with
-    /// [`Accepted::data`](crate::server::Accepted::data), if it is a `T`. On the client: `None`.
-    pub fn data<T: std::any::Any>(&self) -> Option<&T> {
-        self.data.get()
-    }
-
-    /// The permessage-deflate parameters both sides agreed on, or `None` when the session is
-    /// not compressed (disabled here, or not offered or not accepted by the peer).
-    pub fn compression(&self) -> Option<&crate::NegotiatedCompression> {
-        self.compression.as_ref()
-    }
 }
 
 /// A live WebSocket session that sends and receives typed values through the converter `C`.

@@ -9,8 +9,8 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
 use crate::deflate::{self, Codec};
 use crate::error::{Error, ErrorKind, HandshakeResponse, Result};
+use crate::handshake::Handshake;
 use crate::request::Request;
-use crate::session::Handshake;
 use crate::settings::Settings;
 
 /// The most bytes of response head (and of a refusal's body) read.

@@ -19,7 +19,7 @@ use tracing::debug;
 
 use super::hook::{ConnectionData, Hook, Refusal, UpgradeRequest, check_origin};
 use crate::error::{Error, ErrorKind, HandshakeResponse, Result};
-use crate::session::Handshake;
+use crate::handshake::Handshake;
 
 /// Default bound on the request head (request line and headers), in bytes.
 pub(crate) const DEFAULT_MAX_REQUEST_HEAD: usize = 16 * 1024;

@@ -52,7 +52,8 @@ use tracing::{Instrument, debug, debug_span};
 use typed_ws_converters::{ContentConverter, ConverterSet};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::session::{Handshake, Session};
+use crate::handshake::Handshake;
+use crate::session::Session;
 use crate::settings::{Settings, compression_setter, session_setters};
 use crate::{Json, start_session};
 
