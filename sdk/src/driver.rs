@@ -33,6 +33,8 @@ use crate::frame::{CloseCode, CloseReason, Frame};
 use crate::settings::{MAX_WRITE_FRAME, Settings};
 use crate::shared::{Command, LIVENESS, Shared, TERMINATE, incoming_cost};
 
+/// Received Binary payloads up to this size are copied out of tungstenite's read buffer.
+const COPY_BINARY_BELOW: usize = 4 * 1024;
 /// The most events handled in one wake-up before yielding to other tasks.
 const BUDGET: usize = 256;
 /// Upper bound on flushing a close frame after a failure (ping timeout, protocol error), and on
@@ -587,6 +589,13 @@ where
             }
             WsMessage::Binary(bytes) => {
                 trace!(kind = "binary", len = bytes.len(), "received");
+                // A small payload is copied out: a slice of tungstenite's read buffer kept in
+                // the incoming queue pins that buffer, so tungstenite reads the next bytes into
+                // fresh, small allocations (BENCHMARKS.md finding 7: 1.3-1.5 reads per message)
+                let bytes = match bytes.len() <= COPY_BINARY_BELOW {
+                    true => Bytes::copy_from_slice(&bytes),
+                    false => bytes,
+                };
                 self.deliver(Ok(Frame::Binary(bytes)));
             }
             WsMessage::Ping(payload) => {

@@ -252,7 +252,15 @@ impl<C: ContentConverter> Sender<C> {
     /// goes back by itself if the frame is not queued after all.
     async fn budget(&self, frame: &Frame) -> Option<tokio::sync::SemaphorePermit<'_>> {
         let cost = self.shared.settings.outgoing_cost(frame.len());
-        self.shared.outgoing.acquire_many(cost).await.ok()
+        // without waiting first: an awaited acquire spends the task's cooperative budget, so a
+        // task sending to many sessions would yield twice as often (BENCHMARKS.md finding 8)
+        match self.shared.outgoing.try_acquire_many(cost) {
+            Ok(permit) => Some(permit),
+            Err(tokio::sync::TryAcquireError::NoPermits) => {
+                self.shared.outgoing.acquire_many(cost).await.ok()
+            }
+            Err(tokio::sync::TryAcquireError::Closed) => None,
+        }
     }
 
     /// Like [`send`](Sender::send) for a data frame, but hands the frame back when the session
