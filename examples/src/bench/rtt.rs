@@ -30,9 +30,9 @@ pub enum RttImpl {
     Tt,
     /// Hand-written tokio-tungstenite + serde with the SDK's buffer sizes (16 KiB / 64 KiB).
     TtSdkBuffers,
-    /// Hand-written fastwebsockets + serde (see [`others`](super::others)).
+    /// Hand-written fastwebsockets + serde (see [`others`]).
     Fws,
-    /// Hand-written tokio-websockets + serde (see [`others`](super::others)).
+    /// Hand-written tokio-websockets + serde (see [`others`]).
     Tws,
     /// typed-ws client and server, defaults but compression off.
     Sdk,
