@@ -493,10 +493,17 @@ impl<C: ContentConverter> Client<C> {
             Scheme::Ws => MaybeTls::Plain(tcp),
             Scheme::Wss => self.tls_handshake(tcp, host).await?,
         };
-        let (ws, handshake) = crate::upgrade::client(stream, request, settings, |stream, codec| {
-            MaybeTls::Deflate(Box::new(crate::deflate::DeflateStream::new(stream, codec)))
-        })
-        .await?;
+        let (ws, handshake) =
+            crate::upgrade::client(stream, request, settings, |stream, codec, leftover| {
+                let limit = settings.max_frame_size;
+                MaybeTls::Deflate(Box::new(match codec {
+                    Some(codec) => {
+                        crate::deflate::DeflateStream::new(stream, codec.with_leftover(leftover))
+                    }
+                    None => crate::deflate::DeflateStream::passive(stream, limit, leftover),
+                }))
+            })
+            .await?;
         debug!(subprotocol = ?handshake.subprotocol(), "upgraded");
         Ok((ws, handshake))
     }

@@ -28,10 +28,11 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::{
 use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 use tracing::{Instrument, Span, debug, trace};
 
+use crate::deflate::FrameLimit;
 use crate::error::{Chain, Error, ErrorKind};
 use crate::frame::{CloseCode, CloseReason, Frame};
 use crate::settings::{MAX_WRITE_FRAME, Settings};
-use crate::shared::{Command, LIVENESS, Shared, TERMINATE, incoming_cost};
+use crate::shared::{Command, FRAME_LIMIT, LIVENESS, Shared, TERMINATE, incoming_cost};
 
 /// Received Binary payloads up to this size are copied out of tungstenite's read buffer.
 const COPY_BINARY_BELOW: usize = 4 * 1024;
@@ -214,7 +215,7 @@ impl std::task::Wake for ReadSignal {
 
 impl<S> Driver<S>
 where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: AsyncRead + AsyncWrite + FrameLimit + Unpin + Send + 'static,
 {
     pub(crate) fn spawn(
         ws: WebSocketStream<S>,
@@ -361,6 +362,11 @@ where
         }
         if requests & LIVENESS != 0 {
             self.apply_liveness();
+        }
+        if requests & FRAME_LIMIT != 0 {
+            let bytes = self.shared.max_frame_size.load(Ordering::Acquire);
+            debug!(bytes, "max_frame_size changed");
+            self.ws.get_mut().set_max_frame_size(bytes);
         }
         if self.delivery.receiver_open
             && Pin::new(&mut self.delivery.receiver_gone)

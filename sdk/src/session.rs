@@ -40,6 +40,23 @@ macro_rules! live_methods {
         pub fn set_pong_timeout(&self, timeout: Duration) {
             self.$($shared).+.change_liveness(|liveness| liveness.pong_timeout = timeout);
         }
+
+        /// Changes the largest frame payload accepted from now on (Ktor's `maxFrameSize`),
+        /// up or down from the builder's `max_frame_size`; a larger frame closes the session
+        /// with 1009, as at connect time. `max_message_size` stays as built.
+        ///
+        /// # Errors
+        ///
+        /// [`ErrorKind::Config`](crate::ErrorKind::Config) for 0 (nothing changes).
+        pub fn set_max_frame_size(&self, bytes: usize) -> Result<()> {
+            if bytes == 0 {
+                return Err(Error::config(
+                    "max_frame_size must be greater than zero",
+                ));
+            }
+            self.$($shared).+.change_max_frame_size(bytes);
+            Ok(())
+        }
     };
 }
 

@@ -48,6 +48,8 @@ pub(crate) struct Shared {
     pub(crate) requests: AtomicU8,
     /// The ping interval and pong timeout asked for with the [`LIVENESS`] bit.
     pub(crate) liveness: std::sync::Mutex<Option<Liveness>>,
+    /// The frame size limit asked for with the [`FRAME_LIMIT`] bit.
+    pub(crate) max_frame_size: AtomicUsize,
     pub(crate) settings: Arc<Settings>,
 }
 
@@ -55,6 +57,8 @@ pub(crate) struct Shared {
 pub(crate) const TERMINATE: u8 = 1;
 /// A request bit: new liveness settings wait in `Shared::liveness`.
 pub(crate) const LIVENESS: u8 = 2;
+/// A request bit: a new frame size limit waits in `Shared::max_frame_size`.
+pub(crate) const FRAME_LIMIT: u8 = 4;
 
 /// Liveness settings changed on a live session.
 #[derive(Clone, Copy, Debug)]
@@ -86,6 +90,7 @@ impl Shared {
             driver_waker: AtomicWaker::new(),
             requests: AtomicU8::new(0),
             liveness: std::sync::Mutex::new(None),
+            max_frame_size: AtomicUsize::new(settings.max_frame_size),
             settings,
         })
     }
@@ -94,6 +99,12 @@ impl Shared {
     pub(crate) fn request(&self, bit: u8) {
         self.requests.fetch_or(bit, Ordering::AcqRel);
         self.driver_waker.wake();
+    }
+
+    /// Changes the frame size limit of the live session.
+    pub(crate) fn change_max_frame_size(&self, bytes: usize) {
+        self.max_frame_size.store(bytes, Ordering::Release);
+        self.request(FRAME_LIMIT);
     }
 
     /// Changes the liveness settings the driver runs with (the last change wins).

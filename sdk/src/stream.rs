@@ -14,7 +14,8 @@ pub(crate) enum MaybeTls {
     Rustls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
     #[cfg(feature = "native-tls")]
     Native(Box<tokio_native_tls::TlsStream<TcpStream>>),
-    /// Any of the above under the permessage-deflate layer (only when it was negotiated).
+    /// Any of the above under the deflate layer (every session: it passes bytes through when no
+    /// extension was agreed, and enforces the frame size limit).
     Deflate(Box<crate::deflate::DeflateStream<MaybeTls>>),
 }
 
@@ -75,5 +76,14 @@ impl AsyncWrite for MaybeTls {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         dispatch!(self, s => Pin::new(s).poll_shutdown(cx))
+    }
+}
+
+impl crate::deflate::FrameLimit for MaybeTls {
+    fn set_max_frame_size(&mut self, bytes: usize) {
+        // every session's stream is under the deflate layer (see `Client::open`)
+        if let MaybeTls::Deflate(stream) = self {
+            stream.set_max_frame_size(bytes);
+        }
     }
 }

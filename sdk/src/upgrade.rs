@@ -19,16 +19,17 @@ const MAX_HEADERS: usize = 96;
 
 /// Sends the upgrade request, reads and checks the response, and returns the WebSocket.
 ///
-/// With permessage-deflate agreed, `deflate` wraps the stream in the deflate layer (given the
-/// codec and the bytes read past the response head).
-pub(crate) async fn client<S>(
+/// `deflate` wraps the stream in the deflate layer, given the codec when permessage-deflate was
+/// agreed and the bytes read past the response head (the layer hands them on first).
+pub(crate) async fn client<S, T>(
     mut stream: S,
     request: &Request,
     settings: &Settings,
-    deflate: impl FnOnce(S, Box<Codec>) -> S,
-) -> Result<(WebSocketStream<S>, Handshake)>
+    deflate: impl FnOnce(S, Option<Box<Codec>>, Vec<u8>) -> T,
+) -> Result<(WebSocketStream<T>, Handshake)>
 where
     S: AsyncRead + AsyncWrite + Unpin,
+    T: AsyncRead + AsyncWrite + Unpin,
 {
     let config: WebSocketConfig = settings.websocket_config();
     let key = generate_key();
@@ -152,20 +153,20 @@ where
         ));
     }
 
-    let mut leftover = buf.split_off(head_len);
-    if let Some(negotiated) = &compression {
-        let codec = Codec::new(
+    let leftover = buf.split_off(head_len);
+    let codec = compression.as_ref().map(|negotiated| {
+        Codec::new(
             deflate::Role::Client,
             negotiated,
             &settings.compression,
             settings.max_frame_size,
             settings.max_message_size,
         )
-        .with_leftover(std::mem::take(&mut leftover));
-        stream = deflate(stream, codec);
-    }
-    let ws =
-        WebSocketStream::from_partially_read(stream, leftover, Role::Client, Some(config)).await;
+    });
+    let stream = deflate(stream, codec, leftover);
+    // the frame limit is the layer's (it can change on a live session), not tungstenite's
+    let config = config.max_frame_size(None);
+    let ws = WebSocketStream::from_raw_socket(stream, Role::Client, Some(config)).await;
     Ok((
         ws,
         Handshake {

@@ -117,3 +117,120 @@ async fn a_raw_scoped_block_sees_control_frames() {
         assert_eq!(&payload[..], b"raw", "{form}");
     }
 }
+
+/// A server that sends one text message of `len` bytes whenever it receives a text frame, and
+/// reports how its session ended.
+async fn sender_server(
+    server: Server,
+) -> (
+    typed_ws_tests::support::Guard,
+    tokio::sync::mpsc::UnboundedReceiver<typed_ws::CloseReason>,
+) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let guard = ws_server(server, move |mut session| {
+        let tx = tx.clone();
+        async move {
+            while let Some(Ok(frame)) = session.receive().await {
+                let len: usize = frame.read_text().and_then(|t| t.parse().ok()).unwrap_or(0);
+                if session.send_text("x".repeat(len)).await.is_err() {
+                    break;
+                }
+            }
+            let _ = tx.send(session.close_reason().await);
+        }
+    })
+    .await;
+    (guard, rx)
+}
+
+#[tokio::test]
+async fn max_frame_size_lowered_on_a_live_session_closes_1009() {
+    // the limit is on frames as they come over the wire: plain ones, and, with deflate
+    // negotiated, uncompressed ones (here: below the server's compression threshold; a
+    // compressed frame counts at its compressed size, its inflated message is cut into frames)
+    let negotiated_but_plain = typed_ws::Compression::default().threshold(1 << 20);
+    for compression in [typed_ws::Compression::disabled(), negotiated_but_plain] {
+        let server = Server::builder().compression(compression.clone()).build();
+        let (server, _) = sender_server(server).await;
+        let client = Client::builder().compression(compression).build();
+        let mut session = within("connect", client.web_socket_session(server.url("/")))
+            .await
+            .unwrap();
+        session.send_text("2000").await.unwrap();
+        let first = within("2000 bytes", session.receive())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(first.len(), 2000);
+        session.set_max_frame_size(1024).unwrap();
+        // the change is taken on the driver's next pass, before the next frame is read
+        session.send_text("1024").await.unwrap();
+        let at_limit = within("1024 bytes", session.receive())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(at_limit.len(), 1024);
+        session.send_text("1025").await.unwrap();
+        let err = within("too big", session.receive())
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TooBig, "{err:#}");
+        assert!(
+            err.to_string()
+                .contains("1.0 KiB (1025 bytes) over max_frame_size (1 KiB)"),
+            "{err}"
+        );
+        let reason = within("close reason", session.close_reason()).await;
+        assert_eq!(reason.code, CloseCode::TOO_BIG);
+    }
+}
+
+#[tokio::test]
+async fn max_frame_size_raised_on_a_live_session_takes_bigger_frames() {
+    let (server, _) = sender_server(Server::new()).await;
+    let client = Client::builder()
+        .max_frame_size(1024)
+        .compression(typed_ws::Compression::disabled())
+        .build();
+    let mut session = within("connect", client.web_socket_session(server.url("/")))
+        .await
+        .unwrap();
+    session.set_max_frame_size(64 * 1024).unwrap();
+    session.send_text("4000").await.unwrap();
+    let frame = within("4000 bytes", session.receive())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(frame.len(), 4000);
+    let err = session.set_max_frame_size(0).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+}
+
+#[tokio::test]
+async fn a_server_session_lowers_its_frame_limit_live() {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let server = ws_server(Server::new(), move |mut session| {
+        let tx = tx.clone();
+        async move {
+            session.set_max_frame_size(100).unwrap();
+            let _ = session.send_text("ready").await;
+            while let Some(Ok(_)) = session.receive().await {}
+            let _ = tx.send(session.close_reason().await);
+        }
+    })
+    .await;
+    let client = Client::builder()
+        .compression(typed_ws::Compression::disabled())
+        .build();
+    let mut session = within("connect", client.web_socket_session(server.url("/")))
+        .await
+        .unwrap();
+    let ready = within("ready", session.receive()).await.unwrap().unwrap();
+    assert_eq!(ready.read_text(), Some("ready"));
+    session.send_text("y".repeat(101)).await.unwrap();
+    let seen = within("the server's close", rx.recv()).await.unwrap();
+    assert_eq!(seen.code, CloseCode::TOO_BIG, "{seen}");
+    let reason = within("client close reason", session.close_reason()).await;
+    assert_eq!(reason.code, CloseCode::TOO_BIG);
+}

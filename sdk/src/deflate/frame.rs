@@ -34,6 +34,11 @@ impl HeaderAcc {
         2 + ext + if self.buf[1] & 0x80 != 0 { 4 } else { 0 }
     }
 
+    /// `true` while no byte of the next header has been taken.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.have == 0
+    }
+
     /// Takes bytes from `data`; returns how many it took and the header once complete.
     pub(crate) fn feed(&mut self, data: &[u8]) -> (usize, Option<Header>) {
         let mut taken = 0;

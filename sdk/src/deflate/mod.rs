@@ -17,7 +17,7 @@ use std::fmt;
 use std::io;
 
 pub(crate) use negotiate::{accept_client, client_offer, negotiate_server};
-pub(crate) use stream::{Codec, DeflateStream, Role};
+pub(crate) use stream::{Codec, DeflateStream, FrameLimit, Role};
 
 use crate::error::{ErrorKind, human_bytes};
 use crate::frame::CloseCode;
@@ -243,6 +243,8 @@ pub(crate) enum DeflateError {
         max: usize,
         setting: &'static str,
     },
+    /// A frame (compressed or not) over the session's live `max_frame_size`.
+    FrameTooBig { size: u64, max: usize },
     /// A compressed frame that breaks RFC 6455/7692 (masking).
     Protocol(String),
     /// The compressed data is not valid deflate.
@@ -256,6 +258,12 @@ impl fmt::Display for DeflateError {
                 f,
                 "received a compressed message inflating to more than {} (over {setting}: {}); raise {setting} on the builder if such messages are expected",
                 human_bytes(*size),
+                human_bytes(*max)
+            ),
+            DeflateError::FrameTooBig { size, max } => write!(
+                f,
+                "received a message of {} over max_frame_size ({}); raise max_frame_size on the builder (or with set_max_frame_size) if such messages are expected",
+                human_bytes(usize::try_from(*size).unwrap_or(usize::MAX)),
                 human_bytes(*max)
             ),
             DeflateError::Protocol(what) => {
@@ -281,7 +289,9 @@ impl DeflateError {
 pub(crate) fn read_failure(error: &io::Error) -> Option<(CloseCode, ErrorKind, String)> {
     let deflate = error.get_ref()?.downcast_ref::<DeflateError>()?;
     let (code, kind) = match deflate {
-        DeflateError::TooBig { .. } => (CloseCode::TOO_BIG, ErrorKind::TooBig),
+        DeflateError::TooBig { .. } | DeflateError::FrameTooBig { .. } => {
+            (CloseCode::TOO_BIG, ErrorKind::TooBig)
+        }
         DeflateError::Protocol(_) => (CloseCode::PROTOCOL_ERROR, ErrorKind::Protocol),
         DeflateError::InvalidData(_) => (CloseCode::INVALID_PAYLOAD, ErrorKind::Protocol),
     };

@@ -280,6 +280,12 @@ impl Codec {
             0 => header.rsv == 0 && self.rd_message.is_some(),
             _ => false,
         };
+        if header.len > self.max_frame_size as u64 {
+            return Err(DeflateError::FrameTooBig {
+                size: header.len,
+                max: self.max_frame_size,
+            });
+        }
         if !compressed {
             self.rd_out.extend_from_slice(&header.raw[..header.raw_len]);
             self.rd_state = ReadState::Pass(header.len);
@@ -297,13 +303,6 @@ impl Codec {
                 ));
             }
             _ => {}
-        }
-        if header.len > self.max_frame_size as u64 {
-            return Err(DeflateError::TooBig {
-                size: usize::try_from(header.len).unwrap_or(usize::MAX),
-                max: self.max_frame_size,
-                setting: "max_frame_size",
-            });
         }
         if header.opcode != 0 {
             self.rd_message = Some(header.opcode);
@@ -520,25 +519,105 @@ impl Codec {
     }
 }
 
-/// The transport under a session with permessage-deflate: `inner` plus the codec, or `inner`
-/// alone (bytes pass straight through) until a codec is set.
+/// The transport under every session: `inner` plus the permessage-deflate codec, or `inner`
+/// alone when no extension was agreed, with bytes passing straight through and only the frame
+/// headers read, for the frame size limit. The limit is enforced here rather than by
+/// tungstenite (whose configuration is fixed once the stream is built), so a live session can
+/// change it.
 pub(crate) struct DeflateStream<S> {
     inner: S,
     codec: Option<Box<Codec>>,
+    pass: PassThrough,
+}
+
+/// The pass-through side's frame scan.
+struct PassThrough {
+    /// The largest frame payload accepted.
+    limit: usize,
+    header: HeaderAcc,
+    /// Payload bytes of the current frame still to pass.
+    skip: u64,
+    /// Bytes read past the upgrade head, handed out first.
+    leftover: Vec<u8>,
+    leftover_pos: usize,
+    /// A frame over the limit, reported on the next read (the frames before it go first).
+    error: Option<DeflateError>,
+    /// After the error: bytes pass unscanned (the driver discards them).
+    failed: bool,
+}
+
+impl PassThrough {
+    /// Scans received bytes; returns the offset of the first byte not to hand on (the start of
+    /// a frame over the limit) with the error stored.
+    fn scan(&mut self, data: &[u8]) -> Option<usize> {
+        let mut at = 0;
+        while at < data.len() {
+            if self.skip > 0 {
+                let n = self.skip.min((data.len() - at) as u64);
+                at += n as usize;
+                self.skip -= n;
+                continue;
+            }
+            let start = self.header.is_empty().then_some(at);
+            let (taken, header) = self.header.feed(&data[at..]);
+            at += taken;
+            let Some(header) = header else {
+                break;
+            };
+            if header.len > self.limit as u64 {
+                self.error = Some(DeflateError::FrameTooBig {
+                    size: header.len,
+                    max: self.limit,
+                });
+                self.failed = true;
+                return Some(start.unwrap_or(0));
+            }
+            self.skip = header.len;
+        }
+        None
+    }
+}
+
+/// A transport whose frame size limit can change on a live session.
+pub(crate) trait FrameLimit {
+    /// Changes the largest frame payload accepted from now on.
+    fn set_max_frame_size(&mut self, bytes: usize);
+}
+
+impl<S> FrameLimit for DeflateStream<S> {
+    fn set_max_frame_size(&mut self, bytes: usize) {
+        self.pass.limit = bytes;
+        if let Some(codec) = self.codec.as_mut() {
+            codec.max_frame_size = bytes;
+        }
+    }
 }
 
 impl<S> DeflateStream<S> {
-    /// A layer that passes bytes through (no extension was agreed).
-    pub(crate) fn passive(inner: S) -> Self {
-        DeflateStream { inner, codec: None }
+    /// A layer that passes bytes through (no extension was agreed), checking frame sizes
+    /// against `max_frame_size`; `leftover` (bytes read past the upgrade head) comes first.
+    pub(crate) fn passive(inner: S, max_frame_size: usize, leftover: Vec<u8>) -> Self {
+        DeflateStream {
+            inner,
+            codec: None,
+            pass: PassThrough {
+                limit: max_frame_size,
+                header: HeaderAcc::default(),
+                skip: 0,
+                leftover,
+                leftover_pos: 0,
+                error: None,
+                failed: false,
+            },
+        }
     }
 
     /// A layer compressing and inflating with `codec`.
     pub(crate) fn new(inner: S, codec: Box<Codec>) -> Self {
-        DeflateStream {
-            inner,
-            codec: Some(codec),
-        }
+        let limit = codec.max_frame_size;
+        let mut stream = DeflateStream::passive(inner, limit, Vec::new());
+        stream.codec = Some(codec);
+        stream
     }
 }
 
@@ -574,7 +653,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for DeflateStream<S> {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let Some(codec) = this.codec.as_mut() else {
-            return Pin::new(&mut this.inner).poll_read(cx, buf);
+            return poll_pass_through(&mut this.inner, &mut this.pass, cx, buf);
         };
         loop {
             let ready = codec.ready();
@@ -636,6 +715,43 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for DeflateStream<S> {
             }
         }
     }
+}
+
+/// A read with no extension agreed: the bytes as they come (leftover first), frame headers
+/// checked against the limit.
+fn poll_pass_through<S: AsyncRead + Unpin>(
+    inner: &mut S,
+    pass: &mut PassThrough,
+    cx: &mut Context<'_>,
+    buf: &mut ReadBuf<'_>,
+) -> Poll<io::Result<()>> {
+    if let Some(error) = pass.error.take() {
+        return Poll::Ready(Err(error.into_io()));
+    }
+    let before = buf.filled().len();
+    if pass.leftover_pos < pass.leftover.len() {
+        let n = (pass.leftover.len() - pass.leftover_pos).min(buf.remaining());
+        buf.put_slice(&pass.leftover[pass.leftover_pos..pass.leftover_pos + n]);
+        pass.leftover_pos += n;
+        if pass.leftover_pos == pass.leftover.len() {
+            pass.leftover = Vec::new();
+            pass.leftover_pos = 0;
+        }
+    } else {
+        ready!(Pin::new(inner).poll_read(cx, buf))?;
+    }
+    if pass.failed {
+        return Poll::Ready(Ok(()));
+    }
+    if let Some(cut) = pass.scan(&buf.filled()[before..]) {
+        buf.set_filled(before + cut);
+        if cut == 0
+            && let Some(error) = pass.error.take()
+        {
+            return Poll::Ready(Err(error.into_io()));
+        }
+    }
+    Poll::Ready(Ok(()))
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for DeflateStream<S> {

@@ -225,10 +225,10 @@ pub(crate) fn negotiate_extensions(
     }
 }
 
-/// The upgraded connection under the session: the deflate layer when permessage-deflate was
-/// agreed (it takes the bytes read past the request head, which may already be compressed
-/// frames), else the stream itself behind a pass-through layer, with those bytes handed to
-/// tungstenite.
+/// The upgraded connection under the session: the deflate layer, with the codec when
+/// permessage-deflate was agreed, else passing bytes through; either way it takes the bytes
+/// read past the request head (which may already be frames) and enforces the frame size
+/// limit.
 pub(crate) async fn transport<S>(
     stream: S,
     leftover: Vec<u8>,
@@ -240,33 +240,24 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     use crate::deflate::{Codec, DeflateStream, Role as DeflateRole};
-    match &extensions.compression {
+    let max_frame_size = config.max_frame_size.unwrap_or(usize::MAX);
+    // the frame limit is the layer's (it can change on a live session), not tungstenite's
+    let config = config.max_frame_size(None);
+    let transport = match &extensions.compression {
         Some(negotiated) => {
             let codec = Codec::new(
                 DeflateRole::Server,
                 negotiated,
                 &policy.compression,
-                config.max_frame_size.unwrap_or(usize::MAX),
+                max_frame_size,
                 config.max_message_size.unwrap_or(usize::MAX),
             )
             .with_leftover(leftover);
-            WebSocketStream::from_raw_socket(
-                DeflateStream::new(stream, codec),
-                Role::Server,
-                Some(config),
-            )
-            .await
+            DeflateStream::new(stream, codec)
         }
-        None => {
-            WebSocketStream::from_partially_read(
-                DeflateStream::passive(stream),
-                leftover,
-                Role::Server,
-                Some(config),
-            )
-            .await
-        }
-    }
+        None => DeflateStream::passive(stream, max_frame_size, leftover),
+    };
+    WebSocketStream::from_raw_socket(transport, Role::Server, Some(config)).await
 }
 
 // -------------------------------------------------------------------------------------------
