@@ -167,7 +167,7 @@ macro_rules! session_setters {
         }
 
         /// The largest incoming frame payload accepted; a bigger one closes the session with
-        /// 1009.
+        /// 1009. A live session can change it (`set_max_frame_size`).
         ///
         /// Default: 16 MiB.
         pub fn max_frame_size(mut self, bytes: usize) -> Self {
