@@ -237,12 +237,8 @@ pub(crate) struct Params {
 /// the driver turns it into the close code and a typed error ([`read_failure`]).
 #[derive(Debug)]
 pub(crate) enum DeflateError {
-    /// A message inflated past `max_message_size`, or a compressed frame over `max_frame_size`.
-    TooBig {
-        size: usize,
-        max: usize,
-        setting: &'static str,
-    },
+    /// A message inflated past `max_message_size`.
+    TooBig { size: usize, max: usize },
     /// A frame (compressed or not) over the session's live `max_frame_size`.
     FrameTooBig { size: u64, max: usize },
     /// A compressed frame that breaks RFC 6455/7692 (masking).
@@ -254,9 +250,9 @@ pub(crate) enum DeflateError {
 impl fmt::Display for DeflateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DeflateError::TooBig { size, max, setting } => write!(
+            DeflateError::TooBig { size, max } => write!(
                 f,
-                "received a compressed message inflating to more than {} (over {setting}: {}); raise {setting} on the builder if such messages are expected",
+                "received a compressed message inflating to more than {} (over max_message_size: {}); raise max_message_size on the builder if such messages are expected",
                 human_bytes(*size),
                 human_bytes(*max)
             ),

@@ -365,7 +365,6 @@ impl Codec {
                 return Err(DeflateError::TooBig {
                     size: self.rd_total,
                     max: self.max_message_size,
-                    setting: "max_message_size",
                 });
             }
             used_total += used;
