@@ -472,8 +472,13 @@ fn deflate(data: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Held by the tests that measure the process's RSS, so one does not see the other's
+/// sessions (`scripts/test` runs the ignored measurement too, in the same process).
+static RSS_MEASURED: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test]
 async fn compression_bomb_closes_1009_with_flat_memory() {
+    let _alone = RSS_MEASURED.lock().await;
     let payload = bomb(1 << 30);
     assert!(payload.len() < 8 << 20);
     let frame = server_frame(true, 0b100, 0x2, &payload);
@@ -616,6 +621,7 @@ async fn memory_per_pair(n: usize, compression: Compression) -> (u64, u64) {
 #[tokio::test]
 #[ignore = "measurement: run alone with --nocapture"]
 async fn memory_per_session() {
+    let _alone = RSS_MEASURED.lock().await;
     let case: usize = std::env::var("TYPED_WS_MEM_CASE")
         .ok()
         .and_then(|v| v.parse().ok())
