@@ -28,7 +28,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::{
 use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 use tracing::{Instrument, Span, debug, trace};
 
-use crate::deflate::FrameLimit;
+use crate::deflate::Transport;
 use crate::error::{Chain, Error, ErrorKind};
 use crate::frame::{CloseCode, CloseReason, Frame};
 use crate::settings::{MAX_WRITE_FRAME, Settings};
@@ -133,6 +133,9 @@ pub(crate) struct Driver<S> {
     read: ReadGate,
     /// The write side: what is buffered, flushed, stalled and owed back to the budget.
     write: Writes,
+    /// When the transport's idle memory (deflate state) is released if the session stays
+    /// idle, and the transport's activity count that deadline was set for.
+    idle_release: Option<(Instant, u64)>,
 }
 
 /// The pinger: when the next ping goes out and the pong it waits for.
@@ -215,7 +218,7 @@ impl std::task::Wake for ReadSignal {
 
 impl<S> Driver<S>
 where
-    S: AsyncRead + AsyncWrite + FrameLimit + Unpin + Send + 'static,
+    S: AsyncRead + AsyncWrite + Transport + Unpin + Send + 'static,
 {
     pub(crate) fn spawn(
         ws: WebSocketStream<S>,
@@ -252,6 +255,7 @@ where
             failing: None,
             shut_down: false,
             close_received: false,
+            idle_release: None,
             pinger: Pinger {
                 outstanding_ping: None,
                 next_ping,
@@ -1102,6 +1106,23 @@ where
         }
     }
 
+    /// When the transport releases its idle memory: `idle_release` after the last read or
+    /// write it saw, if it holds any (only deflate sessions do).
+    fn idle_release_deadline(&mut self) -> Option<Instant> {
+        let Some((after, activity)) = self.ws.get_ref().idle_release() else {
+            self.idle_release = None;
+            return None;
+        };
+        match self.idle_release {
+            Some((when, seen)) if seen == activity => Some(when),
+            _ => {
+                let when = Instant::now() + after;
+                self.idle_release = Some((when, activity));
+                Some(when)
+            }
+        }
+    }
+
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
         let pinging =
             self.phase == Phase::Open && self.failing.is_none() && self.close_requested.is_none();
@@ -1119,7 +1140,8 @@ where
                 .map(|since| since + self.settings.pong_timeout),
             _ => None,
         };
-        let Some(when) = [self.close_deadline, ping_when, stall_when]
+        let release_when = self.idle_release_deadline();
+        let Some(when) = [self.close_deadline, ping_when, stall_when, release_when]
             .into_iter()
             .flatten()
             .min()
@@ -1155,6 +1177,14 @@ where
                 self.write.dirty = false;
                 self.phase = Phase::Done;
             }
+            return true;
+        }
+        if release_when.is_some_and(|deadline| now >= deadline) {
+            if self.ws.get_mut().release_idle() {
+                debug!("idle: deflate state released");
+            }
+            // what could not go (a message half read) is tried again after another idle spell
+            self.idle_release = None;
             return true;
         }
         if stall_when.is_some_and(|deadline| now >= deadline) {

@@ -143,7 +143,7 @@ pub(crate) fn start_session<S, C>(
     span: Span,
 ) -> Session<C>
 where
-    S: AsyncRead + AsyncWrite + deflate::FrameLimit + Unpin + Send + 'static,
+    S: AsyncRead + AsyncWrite + deflate::Transport + Unpin + Send + 'static,
     C: ContentConverter,
 {
     let (command_tx, command_rx) = mpsc::channel(settings.channel_capacity);

@@ -79,11 +79,25 @@ impl AsyncWrite for MaybeTls {
     }
 }
 
-impl crate::deflate::FrameLimit for MaybeTls {
+impl crate::deflate::Transport for MaybeTls {
+    // every session's stream is under the deflate layer (see `Client::open`)
     fn set_max_frame_size(&mut self, bytes: usize) {
-        // every session's stream is under the deflate layer (see `Client::open`)
         if let MaybeTls::Deflate(stream) = self {
             stream.set_max_frame_size(bytes);
+        }
+    }
+
+    fn idle_release(&self) -> Option<(std::time::Duration, u64)> {
+        match self {
+            MaybeTls::Deflate(stream) => stream.idle_release(),
+            _ => None,
+        }
+    }
+
+    fn release_idle(&mut self) -> bool {
+        match self {
+            MaybeTls::Deflate(stream) => stream.release_idle(),
+            _ => false,
         }
     }
 }

@@ -11,7 +11,7 @@ use tokio::net::TcpStream;
 use typed_ws::server::Server;
 use typed_ws::{Client, CloseCode, Compression, ErrorKind, Frame, Session};
 use typed_ws_tests::support::{
-    Guard, echo_server, read_head, rss_kib, server_frame, tcp_server, within,
+    Guard, LogCapture, echo_server, read_head, rss_kib, server_frame, tcp_server, within,
 };
 
 /// Bytes seen by the relay, each direction.
@@ -231,6 +231,58 @@ async fn context_takeover_on_and_off() {
             assert!(sizes[1].1 * 4 < sizes[0].1, "{sizes:?}");
         }
     }
+}
+
+/// How many sessions logged that they released their deflate state while idle.
+fn releases(logs: &LogCapture) -> usize {
+    let logs = logs.0.lock().map(|l| l.clone()).unwrap_or_default();
+    String::from_utf8_lossy(&logs)
+        .matches("idle: deflate state released")
+        .count()
+}
+
+#[tokio::test]
+async fn idle_sessions_release_deflate_state_and_keep_their_window() {
+    let capture = LogCapture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    // the test runtime is single-threaded: both sessions' drivers log through this
+    let _default = tracing::subscriber::set_default(subscriber);
+    let text = letters(20_000);
+
+    // kept for the session's life: nothing released however long it idles
+    let kept = Compression::default().idle_release(None);
+    let (mut session, _counts, _relay, _server) = connect(kept.clone(), kept).await;
+    round_trip(&mut session, &text).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(releases(&capture), 0);
+    drop(session);
+
+    // released after 30 ms idle, on both ends; the next messages still refer back to the
+    // first (context takeover survives) and inflate correctly at the other end
+    let quick = Compression::default().idle_release(Some(std::time::Duration::from_millis(30)));
+    let (mut session, counts, _relay, _server) = connect(quick.clone(), quick).await;
+    let mut sizes = Vec::new();
+    for round in 0..3 {
+        let before = counts.get();
+        round_trip(&mut session, &text).await;
+        let after = counts.get();
+        sizes.push((after.0 - before.0, after.1 - before.1));
+        // wait for both ends (client and server session) to release
+        within("both ends to release their deflate state", async {
+            while releases(&capture) < 2 * (round + 1) {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        })
+        .await;
+    }
+    assert!(sizes[1].0 * 4 < sizes[0].0, "{sizes:?}");
+    assert!(sizes[1].1 * 4 < sizes[0].1, "{sizes:?}");
+    assert!(sizes[2].0 * 4 < sizes[0].0, "{sizes:?}");
 }
 
 #[tokio::test]

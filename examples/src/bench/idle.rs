@@ -39,6 +39,11 @@ pub enum IdleImpl {
     /// typed-ws with permessage-deflate negotiated at this window size and no context
     /// takeover in either direction (the compressor state is dropped after every message).
     SdkDeflateReset(u8),
+    /// As `SdkDeflate`, in a child whose glibc maps blocks of 128 KiB or more on their own
+    /// (`MALLOC_MMAP_THRESHOLD_=131072`, glibc's initial threshold without its dynamic raise),
+    /// so zlib state released while idle goes back to the system and RSS shows what the
+    /// sessions still hold; by default glibc keeps such freed blocks on its heap for reuse.
+    SdkDeflateMapped(u8),
     /// Hand-written tokio-tungstenite client and server with tungstenite's defaults.
     Tt,
     /// Hand-written fastwebsockets client and server.
@@ -60,6 +65,9 @@ impl IdleImpl {
             IdleImpl::SdkDeflateReset(bits) => {
                 format!("SDK, deflate negotiated, {bits}-bit windows, no context takeover")
             }
+            IdleImpl::SdkDeflateMapped(bits) => format!(
+                "SDK, deflate negotiated, {bits}-bit windows, glibc mmap threshold fixed at 128 KiB"
+            ),
             IdleImpl::Tt => "tt defaults".into(),
             IdleImpl::Fws => "fastwebsockets".into(),
             IdleImpl::Tws => "tokio-websockets".into(),
@@ -68,7 +76,10 @@ impl IdleImpl {
 
     /// Whether sessions negotiate permessage-deflate.
     pub fn deflate(self) -> bool {
-        matches!(self, IdleImpl::SdkDeflate(_) | IdleImpl::SdkDeflateReset(_))
+        matches!(
+            self,
+            IdleImpl::SdkDeflate(_) | IdleImpl::SdkDeflateReset(_) | IdleImpl::SdkDeflateMapped(_)
+        )
     }
 
     /// Whether the row runs at the deflate rows' (smaller) connection count.
@@ -80,7 +91,7 @@ impl IdleImpl {
     fn sdk_settings(self) -> (Option<usize>, Compression) {
         match self {
             IdleImpl::SdkReadBuffer(bytes) => (Some(bytes), Compression::disabled()),
-            IdleImpl::SdkDeflate(bits) => (
+            IdleImpl::SdkDeflate(bits) | IdleImpl::SdkDeflateMapped(bits) => (
                 None,
                 Compression::default()
                     .client_max_window_bits(bits)
@@ -124,6 +135,7 @@ impl IdleImpl {
             IdleImpl::SdkFew => "sdk-few".into(),
             IdleImpl::SdkDeflate(bits) => format!("deflate:{bits}"),
             IdleImpl::SdkDeflateReset(bits) => format!("deflate-reset:{bits}"),
+            IdleImpl::SdkDeflateMapped(bits) => format!("deflate-mapped:{bits}"),
             IdleImpl::Tt => "tt".into(),
             IdleImpl::Fws => "fws".into(),
             IdleImpl::Tws => "tws".into(),
@@ -139,6 +151,9 @@ impl IdleImpl {
             "tws" => Some(IdleImpl::Tws),
             "sdk-few" => Some(IdleImpl::SdkFew),
             _ => {
+                if let Some(bits) = arg.strip_prefix("deflate-mapped:") {
+                    return bits.parse().ok().map(IdleImpl::SdkDeflateMapped);
+                }
                 if let Some(bits) = arg.strip_prefix("deflate-reset:") {
                     return bits.parse().ok().map(IdleImpl::SdkDeflateReset);
                 }
@@ -164,6 +179,10 @@ pub struct IdleReport {
     pub rss_idle_kib: u64,
     /// RSS after one typed echo on every session, in KiB.
     pub rss_after_echo_kib: u64,
+    /// RSS once the sessions were idle again for [`IDLE_AGAIN`] after the echo (a deflate
+    /// session releases its compressor after `Compression::idle_release`, 1 s), in KiB.
+    #[serde(default)]
+    pub rss_idle_again_kib: u64,
     /// Seconds to open every connection.
     pub connect_secs: f64,
     /// The open-files soft limit in force.
@@ -182,7 +201,17 @@ impl IdleReport {
         (self.rss_after_echo_kib.saturating_sub(self.rss_before_kib)) as f64
             / self.connections.max(1) as f64
     }
+
+    /// KiB per connection (both ends) idle again, [`IDLE_AGAIN`] after the echo.
+    pub fn idle_again_per_connection(&self) -> f64 {
+        (self.rss_idle_again_kib.saturating_sub(self.rss_before_kib)) as f64
+            / self.connections.max(1) as f64
+    }
 }
+
+/// How long after the echo the sessions count as idle again: past the default
+/// `Compression::idle_release` (1 s).
+pub const IDLE_AGAIN: Duration = Duration::from_millis(1500);
 
 /// The child process's work: opens `connections` loopback connections with `imp` on both
 /// ends, measures, and returns the report. The caller prints it and exits.
@@ -334,6 +363,8 @@ pub fn child(imp: IdleImpl, connections: usize) -> IdleReport {
     wait_for(&echoed);
     std::thread::sleep(Duration::from_millis(300));
     let rss_after_echo_kib = rss_kib();
+    std::thread::sleep(IDLE_AGAIN - Duration::from_millis(300));
+    let rss_idle_again_kib = rss_kib();
     // the caller exits the process: no teardown of 2 × `connections` sockets
     std::mem::forget((hold_tx, stop_tx, client, server));
     IdleReport {
@@ -341,6 +372,7 @@ pub fn child(imp: IdleImpl, connections: usize) -> IdleReport {
         rss_before_kib,
         rss_idle_kib,
         rss_after_echo_kib,
+        rss_idle_again_kib,
         connect_secs,
         nofile: nofile(),
     }
@@ -348,10 +380,12 @@ pub fn child(imp: IdleImpl, connections: usize) -> IdleReport {
 
 /// Runs [`child`] in a fresh process (`exe --child idle ARG N`) and parses its report.
 pub fn in_child(exe: &std::path::Path, imp: IdleImpl, connections: usize) -> Option<IdleReport> {
-    let output = std::process::Command::new(exe)
-        .args(["--child", "idle", &imp.arg(), &connections.to_string()])
-        .output()
-        .ok()?;
+    let mut command = std::process::Command::new(exe);
+    command.args(["--child", "idle", &imp.arg(), &connections.to_string()]);
+    if let IdleImpl::SdkDeflateMapped(_) = imp {
+        command.env("MALLOC_MMAP_THRESHOLD_", "131072");
+    }
+    let output = command.output().ok()?;
     if !output.status.success() {
         eprintln!(
             "idle child ({}) failed: {}",

@@ -283,7 +283,7 @@ pub const PEERS: [PeerClient; 4] = [
     PeerClient::Sdk,
 ];
 /// Idle-session stacks.
-pub const IDLES: [IdleImpl; 10] = [
+pub const IDLES: [IdleImpl; 11] = [
     IdleImpl::Tt,
     IdleImpl::Fws,
     IdleImpl::Tws,
@@ -294,6 +294,7 @@ pub const IDLES: [IdleImpl; 10] = [
     IdleImpl::SdkDeflate(12),
     IdleImpl::SdkDeflate(15),
     IdleImpl::SdkDeflateReset(15),
+    IdleImpl::SdkDeflateMapped(15),
 ];
 /// Connections for the idle rows with deflate negotiated: each session's compressor and
 /// decompressor (allocated by the echo) are a few hundred KiB, so 10,000 connections would
@@ -687,6 +688,7 @@ pub fn report_idle(out: &mut String, reports: &BTreeMap<String, Vec<IdleReport>>
             "KiB per session, idle",
             "KiB per connection, idle",
             "KiB per session after one echo",
+            "KiB per session idle again (1.5 s after)",
             "connect time",
         ],
     );
@@ -696,6 +698,10 @@ pub fn report_idle(out: &mut String, reports: &BTreeMap<String, Vec<IdleReport>>
         };
         let per: Vec<f64> = list.iter().map(IdleReport::idle_per_connection).collect();
         let echo: Vec<f64> = list.iter().map(IdleReport::echo_per_connection).collect();
+        let again: Vec<f64> = list
+            .iter()
+            .map(IdleReport::idle_again_per_connection)
+            .collect();
         let secs: Vec<f64> = list.iter().map(|r| r.connect_secs).collect();
         let conns = list.iter().map(|r| r.connections).min().unwrap_or(0);
         row(
@@ -706,6 +712,7 @@ pub fn report_idle(out: &mut String, reports: &BTreeMap<String, Vec<IdleReport>>
                 show(Stat::of(&per).map(|s| half(&s)), |v| num(v, 1)),
                 show(Stat::of(&per), |v| num(v, 1)),
                 show(Stat::of(&echo).map(|s| half(&s)), |v| num(v, 1)),
+                show(Stat::of(&again).map(|s| half(&s)), |v| num(v, 1)),
                 show_med(Stat::of(&secs), |v| format!("{v:.2} s")),
             ],
         );
@@ -1025,19 +1032,34 @@ fn deflate_targets(out: &mut String, res: &Results, idle: &BTreeMap<String, Vec<
             }
         }
     }
-    for bits in [9u8, 12, 15] {
-        if let Some(list) = idle.get(&IdleImpl::SdkDeflate(bits).name()) {
+    for imp in [9u8, 12, 15]
+        .map(IdleImpl::SdkDeflate)
+        .into_iter()
+        .chain([IdleImpl::SdkDeflateMapped(15)])
+    {
+        if let Some(list) = idle.get(&imp.name()) {
             let idle_per: Vec<f64> = list.iter().map(|r| r.idle_per_connection() / 2.0).collect();
             let echo_per: Vec<f64> = list.iter().map(|r| r.echo_per_connection() / 2.0).collect();
-            if let (Some(i), Some(e)) = (Stat::of(&idle_per), Stat::of(&echo_per)) {
+            let again_per: Vec<f64> = list
+                .iter()
+                .map(|r| r.idle_again_per_connection() / 2.0)
+                .collect();
+            if let (Some(i), Some(e), Some(a)) = (
+                Stat::of(&idle_per),
+                Stat::of(&echo_per),
+                Stat::of(&again_per),
+            ) {
                 let _ = writeln!(
                     out,
-                    "- idle session with deflate negotiated ({bits}-bit windows): {} KiB before any \
-                     message ({}), {} KiB after one compressed echo ({}) (target ≤ 64 KiB)",
+                    "- idle session, {}: {} KiB before any \
+                     message ({}), {} KiB just after one compressed echo (busy), {} KiB idle again \
+                     1.5 s after it ({}) (target ≤ 64 KiB)",
+                    imp.name(),
                     num(i.med, 1),
                     verdict(i.med <= 64.0),
                     num(e.med, 1),
-                    verdict(e.med <= 64.0)
+                    num(a.med, 1),
+                    verdict(a.med <= 64.0)
                 );
             }
         }

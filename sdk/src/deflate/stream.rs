@@ -101,6 +101,10 @@ pub(crate) struct Codec {
     wr_payload: Vec<u8>,
     wr_out: Vec<u8>,
     wr_out_pos: usize,
+    /// How long the session may be idle before its zlib state and buffers are released.
+    idle_release: Option<std::time::Duration>,
+    /// Counts reads and writes: unchanged over `idle_release` means idle.
+    activity: u64,
 }
 
 impl Codec {
@@ -154,7 +158,52 @@ impl Codec {
             wr_payload: Vec::new(),
             wr_out: Vec::new(),
             wr_out_pos: 0,
+            idle_release: config.idle_release,
+            activity: 0,
         })
+    }
+
+    /// Whether anything idle could be released: zlib state or an emptied buffer.
+    fn holds_memory(&self) -> bool {
+        self.deflater.is_allocated()
+            || self.inflater.is_allocated()
+            || self.rd_in.capacity() > 0
+            || self.rd_out.capacity() > 0
+            || self.wr_payload.capacity() > 0
+            || self.wr_out.capacity() > 0
+    }
+
+    /// Releases the zlib state of both directions (their windows stay, see `codec`) and the
+    /// buffers that hold nothing, for an idle session; what is in use (a message half read or
+    /// half written) stays. Returns whether zlib state was freed.
+    fn release_idle(&mut self) -> bool {
+        let mut freed = self.deflater.is_allocated();
+        self.deflater.release();
+        let between_messages = self.rd_message.is_none()
+            && matches!(self.rd_state, ReadState::Header)
+            && self.rd_header.is_empty();
+        if between_messages && self.inflater.is_allocated() {
+            self.inflater.release();
+            freed = true;
+        }
+        if self.rd_in_pos == self.rd_in_len {
+            self.rd_in = Vec::new();
+            self.rd_in_len = 0;
+            self.rd_in_pos = 0;
+            self.rd_unmasked = 0;
+        }
+        if self.rd_out_pos == self.rd_out.len() && self.rd_frame.is_none() {
+            self.rd_out = Vec::new();
+            self.rd_out_pos = 0;
+        }
+        if matches!(self.wr_state, WriteState::Header) {
+            self.wr_payload = Vec::new();
+        }
+        if self.wr_out_pos == self.wr_out.len() {
+            self.wr_out = Vec::new();
+            self.wr_out_pos = 0;
+        }
+        freed
     }
 
     /// Bytes read before the codec took over (after the upgrade response head).
@@ -577,18 +626,38 @@ impl PassThrough {
     }
 }
 
-/// A transport whose frame size limit can change on a live session.
-pub(crate) trait FrameLimit {
+/// What the driver controls of the transport under a live session.
+pub(crate) trait Transport {
     /// Changes the largest frame payload accepted from now on.
     fn set_max_frame_size(&mut self, bytes: usize);
+
+    /// When memory could be released if the session stays idle: how long it must be idle, and
+    /// an activity count that any read or write changes. `None`: nothing to release.
+    fn idle_release(&self) -> Option<(std::time::Duration, u64)>;
+
+    /// Releases what an idle session does not need (see `Codec::release_idle`); returns
+    /// whether that included zlib state.
+    fn release_idle(&mut self) -> bool;
 }
 
-impl<S> FrameLimit for DeflateStream<S> {
+impl<S> Transport for DeflateStream<S> {
     fn set_max_frame_size(&mut self, bytes: usize) {
         self.pass.limit = bytes;
         if let Some(codec) = self.codec.as_mut() {
             codec.max_frame_size = bytes;
         }
+    }
+
+    fn idle_release(&self) -> Option<(std::time::Duration, u64)> {
+        let codec = self.codec.as_ref()?;
+        let after = codec.idle_release?;
+        codec.holds_memory().then_some((after, codec.activity))
+    }
+
+    fn release_idle(&mut self) -> bool {
+        self.codec
+            .as_mut()
+            .is_some_and(|codec| codec.release_idle())
     }
 }
 
@@ -654,6 +723,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for DeflateStream<S> {
         let Some(codec) = this.codec.as_mut() else {
             return poll_pass_through(&mut this.inner, &mut this.pass, cx, buf);
         };
+        codec.activity = codec.activity.wrapping_add(1);
         loop {
             let ready = codec.ready();
             if codec.rd_out_pos < ready {
@@ -769,6 +839,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for DeflateStream<S> {
         let Some(codec) = this.codec.as_mut() else {
             return Poll::Ready(Ok(0));
         };
+        codec.activity = codec.activity.wrapping_add(1);
         codec.process_write(buf)?;
         // write through, as the socket would: tungstenite treats written bytes as sent (the
         // server role drops the socket right after writing its close reply, without a flush)

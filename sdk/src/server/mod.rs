@@ -432,7 +432,7 @@ impl<C: ContentConverter> Server<C> {
         span: tracing::Span,
     ) -> Result<Session<C>>
     where
-        S: AsyncRead + AsyncWrite + crate::deflate::FrameLimit + Unpin + Send + 'static,
+        S: AsyncRead + AsyncWrite + crate::deflate::Transport + Unpin + Send + 'static,
     {
         let converter = match &self.inner.negotiation {
             None => Arc::clone(&self.inner.converter),
