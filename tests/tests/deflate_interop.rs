@@ -6,8 +6,10 @@
 //! tests are `#[ignore]`d like those of `interop.rs`: `cargo test -p typed-ws-tests --test
 //! deflate_interop -- --include-ignored`. A missing peer fails the test, naming it.
 
+use std::time::Duration;
 use typed_ws::server::Server;
-use typed_ws::{Client, Frame, Session};
+
+use typed_ws::{Client, Compression, Frame, Session};
 use typed_ws_tests::support::within;
 
 /// A JSON-ish text that compresses well.
@@ -89,7 +91,9 @@ fn interop_messages() -> Vec<Frame> {
     ]
 }
 
-/// typed-ws's client against the peer's echo server.
+/// typed-ws's client against the peer's echo server. The client releases its deflate state
+/// 20 ms into every pause between messages, so each message after the first is compressed and
+/// inflated by state rebuilt from the window, against a peer that kept its own.
 async fn client_against_peer_server(node: bool) {
     for (reset, bits) in PEER_SETUPS {
         let (program, mut args) = deflate_peer(node);
@@ -97,7 +101,10 @@ async fn client_against_peer_server(node: bool) {
         args.extend(peer_args(reset, bits));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let (_child, port) = typed_ws_tests::support::spawn_peer(&program, &args);
-        let client = Client::builder().ping_interval(None).build();
+        let client = Client::builder()
+            .ping_interval(None)
+            .compression(Compression::default().idle_release(Some(Duration::from_millis(20))))
+            .build();
         let mut session = within(
             "connect",
             client.web_socket_session(format!("ws://127.0.0.1:{port}/")),
@@ -130,6 +137,7 @@ async fn client_against_peer_server(node: bool) {
                 .expect("an echo")
                 .unwrap();
             assert!(echo == frame, "echo differs ({reset} {bits:?})");
+            tokio::time::sleep(Duration::from_millis(80)).await;
         }
         within(
             "close",
