@@ -11,6 +11,7 @@ use serde::de::{self, DeserializeOwned, Deserializer, IgnoredAny, MapAccess, Seq
 use serde::ser;
 
 use crate::converter::ConvertErrorKind;
+use crate::utf8::Utf8Bytes;
 use bytes::Bytes;
 
 pub use crate::converter::{ContentConverter, ConvertError};
@@ -505,17 +506,17 @@ impl RawBinary for Vec<u8> {
 )]
 pub trait RawText: Sized {
     /// The frame text.
-    fn to_frame(&self) -> String;
+    fn to_frame(&self) -> Utf8Bytes;
     /// The value from a frame's text.
-    fn from_frame(text: &str) -> Self;
+    fn from_frame(text: &Utf8Bytes) -> Self;
 }
 
 impl RawText for String {
-    fn to_frame(&self) -> String {
-        self.clone()
+    fn to_frame(&self) -> Utf8Bytes {
+        self.as_str().into()
     }
-    fn from_frame(text: &str) -> Self {
-        text.to_owned()
+    fn from_frame(text: &Utf8Bytes) -> Self {
+        text.as_str().to_owned()
     }
 }
 
@@ -575,7 +576,9 @@ mod tests {
                 }
             },
             || match frame {
-                Frame::Text(text) if !text.starts_with("no-raw") => Some(M::Text(text.clone())),
+                Frame::Text(text) if !text.starts_with("no-raw") => {
+                    Some(M::Text(text.as_str().to_owned()))
+                }
                 Frame::Binary(bytes) => Some(M::Binary(bytes.clone())),
                 _ => None,
             },
@@ -583,7 +586,7 @@ mod tests {
     }
 
     fn text(s: &str) -> Frame {
-        Frame::Text(s.to_owned())
+        Frame::Text(s.into())
     }
 
     #[test]

@@ -38,7 +38,7 @@ use bytes::Bytes;
 /// # Examples
 ///
 /// ```
-/// use typed_ws_converters::{Bytes, Utf8Bytes};
+/// use typed_ws_converters::{Bytes, Frame, Utf8Bytes};
 ///
 /// let text = Utf8Bytes::from(String::from("héllo"));
 /// let shared = text.clone(); // same buffer, no copy
@@ -46,6 +46,9 @@ use bytes::Bytes;
 /// assert_eq!(text, "héllo");
 /// assert_eq!(text.len(), 6);
 /// assert!(text.starts_with("hé")); // any `str` method
+///
+/// let frame = Frame::Text(text);
+/// assert_eq!(frame.read_text(), Some("héllo"));
 ///
 /// assert!(Utf8Bytes::try_from(Bytes::from_static(b"\xff")).is_err());
 /// ```

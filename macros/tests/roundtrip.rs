@@ -117,7 +117,7 @@ impl From<Say> for Dup {
 }
 
 fn text(text: &str) -> Frame {
-    Frame::Text(text.to_owned())
+    Frame::Text(text.into())
 }
 
 fn say(text: &str) -> Say {
