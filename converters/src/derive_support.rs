@@ -501,14 +501,23 @@ impl RawBinary for Vec<u8> {
 /// The payload of a `#[message(text)]` variant: sent as the raw text of a Text frame.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be the payload of a `#[message(text)]` variant",
-    label = "expected `String`",
-    note = "a text variant holds the raw frame text: use `String`"
+    label = "expected `String` or `Utf8Bytes`",
+    note = "a text variant holds the raw frame text: use `String` or `typed_ws::Utf8Bytes`"
 )]
 pub trait RawText: Sized {
     /// The frame text.
     fn to_frame(&self) -> Utf8Bytes;
     /// The value from a frame's text.
     fn from_frame(text: &Utf8Bytes) -> Self;
+}
+
+impl RawText for Utf8Bytes {
+    fn to_frame(&self) -> Utf8Bytes {
+        self.clone()
+    }
+    fn from_frame(text: &Utf8Bytes) -> Self {
+        text.clone()
+    }
 }
 
 impl RawText for String {
