@@ -11,6 +11,7 @@ use serde::de::{self, DeserializeOwned, Deserializer, IgnoredAny, MapAccess, Seq
 use serde::ser;
 
 use crate::converter::ConvertErrorKind;
+use crate::utf8::Utf8Bytes;
 use bytes::Bytes;
 
 pub use crate::converter::{ContentConverter, ConvertError};
@@ -500,22 +501,31 @@ impl RawBinary for Vec<u8> {
 /// The payload of a `#[message(text)]` variant: sent as the raw text of a Text frame.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be the payload of a `#[message(text)]` variant",
-    label = "expected `String`",
-    note = "a text variant holds the raw frame text: use `String`"
+    label = "expected `String` or `Utf8Bytes`",
+    note = "a text variant holds the raw frame text: use `String` or `typed_ws::Utf8Bytes`"
 )]
 pub trait RawText: Sized {
     /// The frame text.
-    fn to_frame(&self) -> String;
+    fn to_frame(&self) -> Utf8Bytes;
     /// The value from a frame's text.
-    fn from_frame(text: &str) -> Self;
+    fn from_frame(text: &Utf8Bytes) -> Self;
+}
+
+impl RawText for Utf8Bytes {
+    fn to_frame(&self) -> Utf8Bytes {
+        self.clone()
+    }
+    fn from_frame(text: &Utf8Bytes) -> Self {
+        text.clone()
+    }
 }
 
 impl RawText for String {
-    fn to_frame(&self) -> String {
-        self.clone()
+    fn to_frame(&self) -> Utf8Bytes {
+        self.as_str().into()
     }
-    fn from_frame(text: &str) -> Self {
-        text.to_owned()
+    fn from_frame(text: &Utf8Bytes) -> Self {
+        text.as_str().to_owned()
     }
 }
 
@@ -575,7 +585,9 @@ mod tests {
                 }
             },
             || match frame {
-                Frame::Text(text) if !text.starts_with("no-raw") => Some(M::Text(text.clone())),
+                Frame::Text(text) if !text.starts_with("no-raw") => {
+                    Some(M::Text(text.as_str().to_owned()))
+                }
                 Frame::Binary(bytes) => Some(M::Binary(bytes.clone())),
                 _ => None,
             },
@@ -583,7 +595,7 @@ mod tests {
     }
 
     fn text(s: &str) -> Frame {
-        Frame::Text(s.to_owned())
+        Frame::Text(s.into())
     }
 
     #[test]

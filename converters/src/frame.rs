@@ -4,14 +4,16 @@ use std::fmt;
 
 use bytes::Bytes;
 
+use crate::utf8::Utf8Bytes;
+
 /// One WebSocket frame (or a whole reassembled data message).
 ///
 /// `Text` and `Binary` are data frames; `Ping`, `Pong` and `Close` are control frames and are
 /// only visible to users of a raw session.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Frame {
-    /// A UTF-8 text message.
-    Text(String),
+    /// A UTF-8 text message. [`Utf8Bytes`] is cheap to clone and dereferences to `str`.
+    Text(Utf8Bytes),
     /// A binary message.
     Binary(Bytes),
     /// A ping control frame (payload at most 125 bytes).
@@ -83,14 +85,14 @@ impl Frame {
     /// ```
     pub fn read_text(&self) -> Option<&str> {
         match self {
-            Frame::Text(text) => Some(text),
+            Frame::Text(text) => Some(text.as_str()),
             _ => None,
         }
     }
 
     /// The payload bytes of any frame (Ktor's `readBytes`): the UTF-8 bytes of a text frame,
     /// the payload of a binary, ping or pong frame, and the encoded code + reason of a close
-    /// frame (empty when it has none).
+    /// frame (empty when it has none). No copy, except for a close frame.
     ///
     /// # Examples
     ///
@@ -100,7 +102,7 @@ impl Frame {
     /// ```
     pub fn read_bytes(&self) -> Bytes {
         match self {
-            Frame::Text(text) => Bytes::copy_from_slice(text.as_bytes()),
+            Frame::Text(text) => text.clone().into_bytes(),
             Frame::Binary(b) | Frame::Ping(b) | Frame::Pong(b) => b.clone(),
             Frame::Close(None) => Bytes::new(),
             Frame::Close(Some(reason)) => {
@@ -128,15 +130,23 @@ impl Frame {
     }
 }
 
-impl From<String> for Frame {
-    fn from(text: String) -> Self {
+impl From<Utf8Bytes> for Frame {
+    fn from(text: Utf8Bytes) -> Self {
         Frame::Text(text)
     }
 }
 
+impl From<String> for Frame {
+    /// A Text frame that takes over the `String`'s allocation.
+    fn from(text: String) -> Self {
+        Frame::Text(text.into())
+    }
+}
+
 impl From<&str> for Frame {
+    /// A Text frame holding a copy of `text`.
     fn from(text: &str) -> Self {
-        Frame::Text(text.to_owned())
+        Frame::Text(text.into())
     }
 }
 

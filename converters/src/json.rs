@@ -49,13 +49,14 @@ impl ContentConverter for Json {
 
     fn serialize<T: Serialize + ?Sized>(&self, value: &T) -> Result<Frame, ConvertError> {
         crate::finite::to_string(value)
-            .map(Frame::Text)
+            // the String's buffer becomes the frame's: no copy
+            .map(|text| Frame::Text(text.into()))
             .map_err(|e| ConvertError::encode(self.name(), e))
     }
 
     fn deserialize<T: DeserializeOwned>(&self, frame: &Frame) -> Result<T, ConvertError> {
         match frame {
-            Frame::Text(text) => serde_json::from_str(text)
+            Frame::Text(text) => serde_json::from_str(text.as_str())
                 .map_err(|e| ConvertError::decode(self.name(), frame.kind(), e)),
             Frame::Binary(bytes) if self.accept_binary => serde_json::from_slice(bytes)
                 .map_err(|e| ConvertError::decode(self.name(), frame.kind(), e)),

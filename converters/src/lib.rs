@@ -31,12 +31,19 @@ mod frame;
 mod json;
 mod message;
 mod msgpack;
+mod utf8;
 
 pub use converter::{ContentConverter, ConvertError, ConvertErrorKind};
 pub use frame::{CloseCode, CloseReason, Frame, FrameKind, MAX_CLOSE_REASON_BYTES, truncate_utf8};
 pub use json::Json;
 pub use message::{FromFrame, Message, ToFrame};
 pub use msgpack::MessagePack;
+pub use utf8::{InvalidUtf8, Utf8Bytes};
+
+/// typed-ws's driver moves text between [`Utf8Bytes`] and tungstenite's type through these,
+/// without a copy. Not public API.
+#[doc(hidden)]
+pub use utf8::tungstenite_text as __tungstenite;
 
 /// Re-exported so that custom converters and derived code name one `bytes` version.
 pub use bytes::Bytes;

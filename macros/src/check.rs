@@ -137,7 +137,7 @@ fn check_raw(cx: &Ctxt, variant: &Variant<'_>) {
     let (attr, example) = if variant.binary.is_some() {
         ("binary", "Upload(Bytes)` or `Upload(Vec<u8>)")
     } else {
-        ("text", "Raw(String)")
+        ("text", "Raw(String)` or `Raw(Utf8Bytes)")
     };
     cx.error_spanned_by(
         variant.ident,

@@ -124,7 +124,7 @@ use proc_macro::TokenStream;
 /// | variant attribute | accepted shape | encode | decode |
 /// |---|---|---|---|
 /// | `#[message(binary)]` | `Upload(Bytes)` or `Upload(Vec<u8>)` | a Binary frame with the bytes as they are, no converter | see the rules below |
-/// | `#[message(text)]` | `Raw(String)` | a Text frame with the string as it is, no converter | see the rules below |
+/// | `#[message(text)]` | `Raw(String)` or `Raw(Utf8Bytes)` | a Text frame with the text as it is, no converter (`Utf8Bytes`: no copy either way) | see the rules below |
 /// | `#[message(other)]` | `Unknown { tag: String, frame: Frame }` or `Unknown(Frame)` | the held frame, unchanged (forwarding works) | an envelope with an unknown tag |
 ///
 /// Each may appear at most once per enum.

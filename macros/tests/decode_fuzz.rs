@@ -160,12 +160,12 @@ proptest! {
 
     #[test]
     fn random_text_frames(text in ".{0,48}") {
-        check_all(&Frame::Text(text));
+        check_all(&Frame::Text(text.into()));
     }
 
     #[test]
     fn json_ish_frames(value in prop_oneof![json_value(), envelope_value()]) {
-        check_all(&Frame::Text(value.to_string()));
+        check_all(&Frame::Text(value.to_string().into()));
         check_all(&Frame::Binary(value.to_string().into_bytes().into()));
     }
 
@@ -202,7 +202,7 @@ proptest! {
                 bytes.truncate(cut.index(bytes.len() + 1));
             }
             check_all(&Frame::Binary(bytes.clone().into()));
-            check_all(&Frame::Text(String::from_utf8_lossy(&bytes).into_owned()));
+            check_all(&Frame::Text(String::from_utf8_lossy(&bytes).into_owned().into()));
         }
     }
 }
@@ -215,9 +215,9 @@ fn deeply_nested_frames_do_not_overflow_the_stack() {
             "[".repeat(depth),
             "]".repeat(depth)
         );
-        check_all(&Frame::Text(text));
+        check_all(&Frame::Text(text.into()));
         let text = format!(r#"{{"type":{}{}}}"#, "[".repeat(depth), "]".repeat(depth));
-        check_all(&Frame::Text(text));
+        check_all(&Frame::Text(text.into()));
         let mut bytes = vec![0x81, 0xa4, b't', b'y', b'p', b'e'];
         bytes.extend(std::iter::repeat_n(0x91u8, depth));
         bytes.push(0xc0);

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use typed_ws_converters::{
-    ContentConverter, ConvertErrorKind, Frame, FrameKind, Json, Message, MessagePack,
+    ContentConverter, ConvertErrorKind, Frame, FrameKind, Json, Message, MessagePack, Utf8Bytes,
 };
 use typed_ws_macros::Message;
 
@@ -91,14 +91,14 @@ enum Forward {
     Unknown(Frame),
 }
 
-/// Only frame-layer variants: every data frame is raw.
+/// Only frame-layer variants: every data frame is raw (text as `Utf8Bytes`, `Chat` has `String`).
 #[derive(Message, Debug, Clone, PartialEq)]
 #[message(crate = "::typed_ws_converters::__derive")]
 enum RawOnly {
     #[message(binary)]
     Bin(Bytes),
     #[message(text)]
-    Txt(String),
+    Txt(Utf8Bytes),
 }
 
 /// Two variants with one payload type: no `From<Say>` is generated (this impl would conflict).
@@ -117,7 +117,7 @@ impl From<Say> for Dup {
 }
 
 fn text(text: &str) -> Frame {
-    Frame::Text(text.to_owned())
+    Frame::Text(text.into())
 }
 
 fn say(text: &str) -> Say {
@@ -564,6 +564,19 @@ fn protocols_without_envelopes_take_every_data_frame_raw() {
         &Frame::Binary(Bytes::from_static(b"\x81")),
     );
     assert_eq!(RawOnly::Bin(Bytes::new()).tag(), "Bin");
+
+    // a `Utf8Bytes` text variant shares the frame's buffer both ways
+    let Frame::Text(payload) = &frame else {
+        unreachable!()
+    };
+    let RawOnly::Txt(decoded) = RawOnly::decode(&conv, &frame).unwrap() else {
+        panic!("not the text variant")
+    };
+    assert_eq!(decoded.as_ptr(), payload.as_ptr());
+    let Frame::Text(encoded) = RawOnly::Txt(decoded.clone()).encode(&conv).unwrap() else {
+        panic!("not a text frame")
+    };
+    assert_eq!(encoded.as_ptr(), payload.as_ptr());
 }
 
 #[test]

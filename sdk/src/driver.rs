@@ -27,15 +27,16 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::{
 };
 use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 use tracing::{Instrument, Span, debug, trace};
+use typed_ws_converters::__tungstenite;
 
 use crate::deflate::Transport;
 use crate::error::{Chain, Error, ErrorKind};
-use crate::frame::{CloseCode, CloseReason, Frame};
+use crate::frame::{CloseCode, CloseReason, Frame, Utf8Bytes};
 use crate::settings::{MAX_WRITE_FRAME, Settings};
 use crate::shared::{Command, FRAME_LIMIT, LIVENESS, Shared, TERMINATE, incoming_cost};
 
-/// Received Binary payloads up to this size are copied out of tungstenite's read buffer.
-const COPY_BINARY_BELOW: usize = 4 * 1024;
+/// Received Text and Binary payloads up to this size are copied out of tungstenite's read buffer.
+const COPY_DATA_BELOW: usize = 4 * 1024;
 /// The most events handled in one wake-up before yielding to other tasks.
 const BUDGET: usize = 256;
 /// Upper bound on flushing a close frame after a failure (ping timeout, protocol error), and on
@@ -306,9 +307,9 @@ where
             // partly written: the peer drops an unfinished message with the connection, so the
             // whole message is still unsent
             unsent.push(match fragments.text {
-                true => match String::from_utf8(fragments.payload.to_vec()) {
+                true => match Utf8Bytes::try_from(fragments.payload) {
                     Ok(text) => Frame::Text(text),
-                    Err(_) => Frame::Binary(fragments.payload),
+                    Err(invalid) => Frame::Binary(invalid.into_bytes()),
                 },
                 false => Frame::Binary(fragments.payload),
             });
@@ -595,14 +596,20 @@ where
         match message {
             WsMessage::Text(text) => {
                 trace!(kind = "text", len = text.len(), "received");
-                self.deliver(Ok(Frame::Text(text.as_str().to_owned())));
+                // tungstenite checked the UTF-8: the payload is moved, not copied or checked
+                // again, except that a small one is copied out as Binary ones are (below)
+                let text = match text.len() <= COPY_DATA_BELOW {
+                    true => text.as_str().into(),
+                    false => text,
+                };
+                self.deliver(Ok(Frame::Text(__tungstenite::from_tungstenite(text))));
             }
             WsMessage::Binary(bytes) => {
                 trace!(kind = "binary", len = bytes.len(), "received");
                 // A small payload is copied out: a slice of tungstenite's read buffer kept in
                 // the incoming queue pins that buffer, so tungstenite reads the next bytes into
                 // fresh, small allocations (BENCHMARKS.md finding 7: 1.3-1.5 reads per message)
-                let bytes = match bytes.len() <= COPY_BINARY_BELOW {
+                let bytes = match bytes.len() <= COPY_DATA_BELOW {
                     true => Bytes::copy_from_slice(&bytes),
                     false => bytes,
                 };
@@ -1295,7 +1302,7 @@ pub(crate) fn close_message(reason: &CloseReason) -> WsMessage {
 /// Converts a frame for the wire without copying the payload.
 fn to_message(frame: Frame) -> WsMessage {
     match frame {
-        Frame::Text(text) => WsMessage::Text(text.into()),
+        Frame::Text(text) => WsMessage::Text(__tungstenite::into_tungstenite(text)),
         Frame::Binary(bytes) => WsMessage::Binary(bytes),
         Frame::Ping(bytes) => WsMessage::Ping(bytes),
         Frame::Pong(bytes) => WsMessage::Pong(bytes),

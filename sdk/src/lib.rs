@@ -116,15 +116,15 @@ pub use typed::{
 };
 pub use typed_ws_converters::{
     Bytes, Chosen, CloseCode, CloseReason, ContentConverter, ConvertError, ConvertErrorKind,
-    ConverterSet, Frame, FrameKind, FromFrame, Json, MAX_CLOSE_REASON_BYTES, Message, MessagePack,
-    Offer, Offers, ToFrame,
+    ConverterSet, Frame, FrameKind, FromFrame, InvalidUtf8, Json, MAX_CLOSE_REASON_BYTES, Message,
+    MessagePack, Offer, Offers, ToFrame, Utf8Bytes,
 };
 #[cfg(feature = "macros")]
 pub use typed_ws_macros::Message;
 
 /// The frame types (also re-exported at the crate root).
 pub mod frame {
-    pub use typed_ws_converters::{CloseCode, CloseReason, Frame, FrameKind};
+    pub use typed_ws_converters::{CloseCode, CloseReason, Frame, FrameKind, Utf8Bytes};
 }
 
 /// Items the derive macros' generated code names. Not public API.

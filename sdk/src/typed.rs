@@ -172,12 +172,13 @@ macro_rules! send_methods {
             $crate::typed::SendFrames::send_frame(self, frame).await
         }
 
-        /// Sends a Text frame.
+        /// Sends a Text frame: a `String` or a [`Utf8Bytes`](crate::Utf8Bytes) is sent without
+        /// a copy, a `&str` is copied once.
         ///
         /// # Errors
         ///
         /// As [`send`](Self::send).
-        pub async fn send_text(&self, text: impl Into<String>) -> $crate::Result<()> {
+        pub async fn send_text(&self, text: impl Into<$crate::Utf8Bytes>) -> $crate::Result<()> {
             self.send($crate::Frame::Text(text.into())).await
         }
 

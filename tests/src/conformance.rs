@@ -375,7 +375,9 @@ pub fn payload(frame: &Frame) -> Vec<u8> {
 /// A frame of `kind` carrying `bytes`, `None` when `kind` is Text and `bytes` is not UTF-8.
 pub fn frame_of(kind: FrameKind, bytes: Vec<u8>) -> Option<Frame> {
     match kind {
-        FrameKind::Text => String::from_utf8(bytes).ok().map(Frame::Text),
+        FrameKind::Text => String::from_utf8(bytes)
+            .ok()
+            .map(|text| Frame::Text(text.into())),
         _ => Some(Frame::Binary(bytes.into())),
     }
 }
@@ -982,7 +984,7 @@ pub fn random_bytes<C: ContentConverter>(c: &C, caps: Caps) {
                 continue;
             }
             let frame = match kind {
-                FrameKind::Text => Frame::Text(String::from_utf8_lossy(&bytes).into_owned()),
+                FrameKind::Text => Frame::Text(String::from_utf8_lossy(&bytes).into_owned().into()),
                 _ => Frame::Binary(bytes.clone().into()),
             };
             decode_anything(c, &frame);

@@ -2,7 +2,9 @@
 //! `#[test]` per converter × case, plus the format-specific promises: which frame kinds each
 //! converter reads and writes, and the MessagePack struct shapes.
 
-use typed_ws_converters::{ContentConverter, ConvertErrorKind, Frame, Json, MessagePack};
+use typed_ws_converters::{
+    ContentConverter, ConvertErrorKind, Frame, Json, MessagePack, Utf8Bytes,
+};
 use typed_ws_examples::cbor::Cbor;
 use typed_ws_tests::conformance::{self, Caps, Doc, Inner};
 
@@ -135,7 +137,7 @@ fn cbor_writes_binary_maps() {
         frame.read_bytes().as_ref(),
         b"\xa2\x64name\x61n\x65count\x03".as_slice()
     );
-    assert!(!Cbor.is_applicable(&Frame::Text(String::new())));
+    assert!(!Cbor.is_applicable(&Frame::Text(Utf8Bytes::new())));
 }
 
 #[test]

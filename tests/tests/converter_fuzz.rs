@@ -216,7 +216,7 @@ proptest! {
     /// Arbitrary text in a Text frame.
     #[test]
     fn arbitrary_text_never_panics(text in "(?s).{0,64}") {
-        let frame = Frame::Text(text);
+        let frame = Frame::Text(text.into());
         for_each_converter(|c| decode_anything_dyn(c, &frame));
     }
 
@@ -262,7 +262,7 @@ proptest! {
     fn json_token_soup_never_panics(
         tokens in prop::collection::vec(prop::sample::select(TOKENS), 0..48)
     ) {
-        let frame = Frame::Text(tokens.concat());
+        let frame = Frame::Text(tokens.concat().into());
         for_each_converter(|c| decode_anything_dyn(c, &frame));
     }
 }
@@ -286,7 +286,7 @@ proptest! {
             };
             let valid = frame.read_bytes().to_vec();
             let reframe = |bytes: &[u8]| match &frame {
-                Frame::Text(_) => Frame::Text(String::from_utf8_lossy(bytes).into_owned()),
+                Frame::Text(_) => Frame::Text(String::from_utf8_lossy(bytes).into_owned().into()),
                 _ => Frame::Binary(bytes.to_vec().into()),
             };
             let mut bytes = valid.clone();

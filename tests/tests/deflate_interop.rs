@@ -79,9 +79,9 @@ fn interop_messages() -> Vec<Frame> {
     let json = json_text(100_000);
     vec![
         Frame::Text("hi".into()),
-        Frame::Text(json.clone()),
-        Frame::Text(json),
-        Frame::Text("x".repeat(1 << 20)),
+        Frame::Text(json.clone().into()),
+        Frame::Text(json.into()),
+        Frame::Text("x".repeat(1 << 20).into()),
         Frame::Binary(
             (0..300_000u32)
                 .map(|i| (i * 7 % 251) as u8)

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use typed_ws::server::Server;
 use typed_ws::{
     Client, CloseCode, CloseReason, ContentConverter, Frame, Json, Message, MessagePack, Request,
-    Scheme, Session,
+    Scheme, Session, Utf8Bytes,
 };
 use typed_ws_tests::support::{within, ws_server};
 
@@ -328,7 +328,7 @@ async fn echo_text_and_binary(peer: Peer, tls: bool) {
     let frames = [
         Frame::Text("héllo wörld ✓ 🦀".into()),
         Frame::Binary(Bytes::from((0..=255u8).collect::<Vec<_>>())),
-        Frame::Text(String::new()),
+        Frame::Text(Utf8Bytes::new()),
         Frame::Binary(Bytes::new()),
     ];
     for frame in &frames {

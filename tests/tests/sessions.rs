@@ -232,6 +232,40 @@ async fn typed_stream_and_flush() {
     assert_eq!(frame, Frame::Text("raw".into()));
 }
 
+/// Text of `len` bytes mixing one-, two- and three-byte characters.
+fn text_of(len: usize) -> String {
+    let mut text = "aé✓".repeat(len / 6);
+    while text.len() < len {
+        text.push('z');
+    }
+    text
+}
+
+/// The driver copies received text of up to 4 KiB out of tungstenite's read buffer and hands
+/// larger text over as it is; both sides of that line (on the server, which echoes each frame
+/// it received, and on the client) keep every byte and the order.
+#[tokio::test]
+async fn text_on_both_sides_of_the_copy_threshold_arrives_intact() {
+    let server = echo_server(Server::new()).await;
+    let mut session = within("connect", Client::new().web_socket_session(server.url("/")))
+        .await
+        .unwrap();
+    let sizes = [0, 1, 4095, 4096, 4097, 6000, 100_000, 7];
+    for len in sizes {
+        session.send_text(text_of(len)).await.unwrap();
+    }
+    for len in sizes {
+        let frame = within("echo", session.receive()).await.unwrap().unwrap();
+        let Frame::Text(text) = frame else {
+            panic!("expected text of {len} bytes, got {frame:?}")
+        };
+        assert!(
+            text == text_of(len),
+            "text of {len} bytes came back altered"
+        );
+    }
+}
+
 #[tokio::test]
 async fn receive_is_cancel_safe() {
     let server = echo_server(Server::new()).await;

@@ -21,7 +21,7 @@ pub type Counter = fn(&mut dyn FnMut()) -> u64;
 /// The frame that ends a measured stream: an empty data frame of the codec's frame type.
 fn empty_frame<W: Wire>() -> Frame {
     if W::TEXT {
-        Frame::Text(String::new())
+        Frame::Text(typed_ws::Utf8Bytes::new())
     } else {
         Frame::Binary(bytes::Bytes::new())
     }

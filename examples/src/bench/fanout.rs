@@ -84,7 +84,7 @@ pub fn run<W: Wire>(imp: FanoutImpl, sessions: usize, pinning: Pinning, dur: Dur
                     }
                 }
                 let end = if W::TEXT {
-                    Frame::Text(String::new())
+                    Frame::Text(typed_ws::Utf8Bytes::new())
                 } else {
                     Frame::Binary(Bytes::new())
                 };
