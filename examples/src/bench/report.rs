@@ -187,13 +187,14 @@ pub fn peer_key(peer: PeerClient) -> String {
 }
 
 /// Round-trip comparators for the small struct.
-pub const RTT_SMALL: [RttImpl; 6] = [
+pub const RTT_SMALL: [RttImpl; 7] = [
     RttImpl::Tcp,
     RttImpl::Tt,
     RttImpl::TtSdkBuffers,
     RttImpl::Fws,
     RttImpl::Tws,
     RttImpl::Sdk,
+    RttImpl::SdkSpawned,
 ];
 /// Round-trip comparators for the big struct.
 pub const RTT_BIG: [RttImpl; 6] = [

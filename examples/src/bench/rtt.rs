@@ -36,6 +36,11 @@ pub enum RttImpl {
     Tws,
     /// typed-ws client and server, defaults but compression off.
     Sdk,
+    /// As `Sdk`, with each end's application code in a spawned task rather than the
+    /// runtime's `block_on` future: tokio's current-thread runtime polls the `block_on` future
+    /// only after a (non-blocking) `epoll_wait`, so when the session's driver task wakes it,
+    /// every message costs one more system call; a spawned task is woken onto the run queue.
+    SdkSpawned,
 }
 
 impl RttImpl {
@@ -48,6 +53,7 @@ impl RttImpl {
             RttImpl::Fws => "fastwebsockets",
             RttImpl::Tws => "tokio-websockets",
             RttImpl::Sdk => "SDK",
+            RttImpl::SdkSpawned => "SDK, app in a spawned task",
         }
     }
 }
@@ -100,15 +106,27 @@ pub fn run<W: Wire, P: Payload>(
             server.join();
             measured
         }
-        RttImpl::Sdk => {
+        RttImpl::Sdk | RttImpl::SdkSpawned => {
+            let spawned = imp == RttImpl::SdkSpawned;
             let server = net::server(pinning.server_cpu(), move |listener| async move {
                 let (tcp, _) = listener.accept().await.expect("accept");
                 let server = net::sdk_server(W::Converter::default());
-                sdk_echo::<W::Converter, P>(net::sdk_accept(&server, tcp).await).await;
+                let echo = sdk_echo::<W::Converter, P>(net::sdk_accept(&server, tcp).await);
+                if spawned {
+                    tokio::spawn(echo).await.expect("echo task");
+                } else {
+                    echo.await;
+                }
             });
             let (addr, probe) = (server.addr, server.probe.clone());
             let measured = net::client(pinning.client_cpu(), move || async move {
-                sdk_client::<W::Converter, P>(addr, &probe, warm, dur).await
+                let rounds =
+                    async move { sdk_client::<W::Converter, P>(addr, &probe, warm, dur).await };
+                if spawned {
+                    tokio::spawn(rounds).await.expect("client task")
+                } else {
+                    rounds.await
+                }
             })
             .join()
             .expect("client thread");
