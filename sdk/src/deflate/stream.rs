@@ -22,8 +22,6 @@ use super::codec::{Deflater, Inflater, TAIL};
 use super::frame::{Header, HeaderAcc, apply_mask, put_header};
 use super::{Compression, DeflateError, NegotiatedCompression};
 
-/// How many raw bytes are read from the socket at once.
-const READ_CHUNK: usize = 8 * 1024;
 /// The largest plain frame made from inflated data (fits the 16-bit length form).
 const OUT_CHUNK: usize = 32 * 1024;
 /// The least output room an inflate call starts with.
@@ -74,8 +72,8 @@ pub(crate) struct Codec {
     // read side
     rd_header: HeaderAcc,
     rd_state: ReadState,
-    /// Raw bytes read from the socket: `rd_in[..rd_in_len]` (the buffer keeps its zeroed length
-    /// between reads, so a read does not zero-fill it again).
+    /// Raw bytes read from the socket (copied out of the caller's buffer they were read into):
+    /// `rd_in[..rd_in_len]`.
     rd_in: Vec<u8>,
     rd_in_len: usize,
     rd_in_pos: usize,
@@ -767,16 +765,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for DeflateStream<S> {
             if codec.rd_eof {
                 return Poll::Ready(Ok(()));
             }
+            codec.rd_in.clear();
             codec.rd_in_len = 0;
             codec.rd_in_pos = 0;
             codec.rd_unmasked = 0;
-            if codec.rd_in.len() != READ_CHUNK {
-                // zeroed once (no `unsafe` here, so no reads into uninitialised memory)
-                codec.rd_in.resize(READ_CHUNK, 0);
+            if buf.remaining() == 0 {
+                return Poll::Ready(Ok(()));
             }
-            let mut raw = ReadBuf::new(&mut codec.rd_in);
+            // The socket's bytes go into the caller's buffer (tungstenite's read chunk, already
+            // initialised: no `unsafe` here, so no reads into uninitialised memory) and are
+            // taken from there, so this layer holds no read buffer of its own while idle.
+            let mut raw = ReadBuf::new(buf.initialize_unfilled());
             let polled = Pin::new(&mut this.inner).poll_read(cx, &mut raw);
             let n = raw.filled().len();
+            codec.rd_in.extend_from_slice(raw.filled());
             codec.rd_in_len = n;
             ready!(polled)?;
             if n == 0 {
