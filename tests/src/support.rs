@@ -690,6 +690,27 @@ pub fn rss_kib() -> u64 {
 #[derive(Clone, Default)]
 pub struct LogCapture(pub std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
 
+impl LogCapture {
+    /// Captures what this thread logs at `level` or more severe until the guard is dropped; on
+    /// a test's single-threaded runtime that is every task's logs.
+    pub fn on_this_thread(level: tracing::Level) -> (Self, tracing::subscriber::DefaultGuard) {
+        let capture = LogCapture::default();
+        let writer = capture.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(level)
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        (capture, tracing::subscriber::set_default(subscriber))
+    }
+
+    /// What was logged so far.
+    pub fn text(&self) -> String {
+        let bytes = self.0.lock().map(|l| l.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
 impl std::io::Write for LogCapture {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         if let Ok(mut logs) = self.0.lock() {

@@ -235,23 +235,13 @@ async fn context_takeover_on_and_off() {
 
 /// How many sessions logged that they released their deflate state while idle.
 fn releases(logs: &LogCapture) -> usize {
-    let logs = logs.0.lock().map(|l| l.clone()).unwrap_or_default();
-    String::from_utf8_lossy(&logs)
-        .matches("idle: deflate state released")
-        .count()
+    logs.text().matches("idle: deflate state released").count()
 }
 
 #[tokio::test]
 async fn idle_sessions_release_deflate_state_and_keep_their_window() {
-    let capture = LogCapture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
     // the test runtime is single-threaded: both sessions' drivers log through this
-    let _default = tracing::subscriber::set_default(subscriber);
+    let (capture, _default) = LogCapture::on_this_thread(tracing::Level::DEBUG);
     let text = letters(20_000);
 
     // kept for the session's life: nothing released however long it idles

@@ -9,7 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use typed_ws::server::{Accepted, Refusal, Server};
 use typed_ws::{Client, CloseReason, Frame, Session};
-use typed_ws_tests::support::{echo, within, ws_server};
+use typed_ws_tests::support::{LogCapture, echo, within, ws_server};
 
 const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 
@@ -389,33 +389,10 @@ async fn the_hook_refuses_with_its_status_headers_and_body_and_passes_data() {
         .expect("serve");
 }
 
-/// A tracing writer into a shared buffer.
-#[derive(Clone, Default)]
-struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if let Ok(mut logs) = self.0.lock() {
-            logs.extend_from_slice(buf);
-        }
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn no_header_or_token_reaches_the_server_logs() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
     // the test runtime is single-threaded: every task of the server logs through this
-    let _default = tracing::subscriber::set_default(subscriber);
+    let (capture, _default) = LogCapture::on_this_thread(tracing::Level::TRACE);
 
     let server = Server::builder()
         .before_upgrade(|request| match request.header("authorization") {
@@ -458,8 +435,7 @@ async fn no_header_or_token_reaches_the_server_logs() {
         .await
         .expect("close");
 
-    let logs = String::from_utf8_lossy(&capture.0.lock().map(|l| l.clone()).unwrap_or_default())
-        .into_owned();
+    let logs = capture.text();
     assert!(
         logs.contains("refused the upgrade"),
         "the capture saw nothing:\n{logs}"
