@@ -35,8 +35,6 @@ use crate::frame::{CloseCode, CloseReason, Frame, Utf8Bytes};
 use crate::settings::{MAX_WRITE_FRAME, Settings};
 use crate::shared::{Command, FRAME_LIMIT, LIVENESS, Shared, TERMINATE, incoming_cost};
 
-/// Received Text and Binary payloads up to this size are copied out of tungstenite's read buffer.
-const COPY_DATA_BELOW: usize = 4 * 1024;
 /// The most events handled in one wake-up before yielding to other tasks.
 const BUDGET: usize = 256;
 /// Upper bound on flushing a close frame after a failure (ping timeout, protocol error), and on
@@ -597,22 +595,12 @@ where
             WsMessage::Text(text) => {
                 trace!(kind = "text", len = text.len(), "received");
                 // tungstenite checked the UTF-8: the payload is moved, not copied or checked
-                // again, except that a small one is copied out as Binary ones are (below)
-                let text = match text.len() <= COPY_DATA_BELOW {
-                    true => text.as_str().into(),
-                    false => text,
-                };
+                // again (BENCHMARKS.md findings 2 and 7)
                 self.deliver(Ok(Frame::Text(__tungstenite::from_tungstenite(text))));
             }
             WsMessage::Binary(bytes) => {
                 trace!(kind = "binary", len = bytes.len(), "received");
-                // A small payload is copied out: a slice of tungstenite's read buffer kept in
-                // the incoming queue pins that buffer, so tungstenite reads the next bytes into
-                // fresh, small allocations (BENCHMARKS.md finding 7: 1.3-1.5 reads per message)
-                let bytes = match bytes.len() <= COPY_DATA_BELOW {
-                    true => Bytes::copy_from_slice(&bytes),
-                    false => bytes,
-                };
+                // moved, not copied: a slice of tungstenite's read buffer
                 self.deliver(Ok(Frame::Binary(bytes)));
             }
             WsMessage::Ping(payload) => {
