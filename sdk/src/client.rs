@@ -495,13 +495,12 @@ impl<C: ContentConverter> Client<C> {
         };
         let (ws, handshake) =
             crate::upgrade::client(stream, request, settings, |stream, codec, leftover| {
-                let limit = settings.max_frame_size;
-                MaybeTls::Deflate(Box::new(match codec {
-                    Some(codec) => {
-                        crate::deflate::DeflateStream::new(stream, codec.with_leftover(leftover))
-                    }
-                    None => crate::deflate::DeflateStream::passive(stream, limit, leftover),
-                }))
+                MaybeTls::Deflate(Box::new(crate::deflate::DeflateStream::new(
+                    stream,
+                    codec,
+                    settings.max_frame_size,
+                    leftover,
+                )))
             })
             .await?;
         debug!(subprotocol = ?handshake.subprotocol(), "upgraded");

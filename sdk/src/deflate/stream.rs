@@ -72,10 +72,8 @@ pub(crate) struct Codec {
     // read side
     rd_header: HeaderAcc,
     rd_state: ReadState,
-    /// Raw bytes read from the socket (copied out of the caller's buffer they were read into):
-    /// `rd_in[..rd_in_len]`.
+    /// Raw bytes read from the socket (copied out of the caller's buffer they were read into).
     rd_in: Vec<u8>,
-    rd_in_len: usize,
     rd_in_pos: usize,
     rd_out: Vec<u8>,
     rd_out_pos: usize,
@@ -139,7 +137,6 @@ impl Codec {
             rd_header: HeaderAcc::default(),
             rd_state: ReadState::Header,
             rd_in: Vec::new(),
-            rd_in_len: 0,
             rd_in_pos: 0,
             rd_out: Vec::new(),
             rd_out_pos: 0,
@@ -184,9 +181,8 @@ impl Codec {
             self.inflater.release();
             freed = true;
         }
-        if self.rd_in_pos == self.rd_in_len {
+        if self.rd_in_pos == self.rd_in.len() {
             self.rd_in = Vec::new();
-            self.rd_in_len = 0;
             self.rd_in_pos = 0;
             self.rd_unmasked = 0;
         }
@@ -202,13 +198,6 @@ impl Codec {
             self.wr_out_pos = 0;
         }
         freed
-    }
-
-    /// Bytes read before the codec took over (after the upgrade response head).
-    pub(crate) fn with_leftover(mut self: Box<Self>, leftover: Vec<u8>) -> Box<Self> {
-        self.rd_in_len = leftover.len();
-        self.rd_in = leftover;
-        self
     }
 
     // ---- read side ----
@@ -231,15 +220,13 @@ impl Codec {
             if self.stalled() {
                 return Ok(progress);
             }
-            let avail = self.rd_in_len - self.rd_in_pos;
+            let avail = self.rd_in.len() - self.rd_in_pos;
             match self.rd_state {
                 ReadState::Header => {
                     if avail == 0 {
                         return Ok(progress);
                     }
-                    let (taken, header) = self
-                        .rd_header
-                        .feed(&self.rd_in[self.rd_in_pos..self.rd_in_len]);
+                    let (taken, header) = self.rd_header.feed(&self.rd_in[self.rd_in_pos..]);
                     self.rd_in_pos += taken;
                     progress = true;
                     if let Some(header) = header {
@@ -660,12 +647,26 @@ impl<S> Transport for DeflateStream<S> {
 }
 
 impl<S> DeflateStream<S> {
-    /// A layer that passes bytes through (no extension was agreed), checking frame sizes
-    /// against `max_frame_size`; `leftover` (bytes read past the upgrade head) comes first.
-    pub(crate) fn passive(inner: S, max_frame_size: usize, leftover: Vec<u8>) -> Self {
+    /// The layer under a session: compressing and inflating with `codec` when permessage-deflate
+    /// was agreed, else passing bytes through; either way checking frame sizes against
+    /// `max_frame_size` and handing on `leftover` (bytes read past the upgrade head) first.
+    pub(crate) fn new(
+        inner: S,
+        codec: Option<Box<Codec>>,
+        max_frame_size: usize,
+        leftover: Vec<u8>,
+    ) -> Self {
+        let (codec, leftover) = match codec {
+            // already frames of the session: the codec parses them as if just read
+            Some(mut codec) => {
+                codec.rd_in = leftover;
+                (Some(codec), Vec::new())
+            }
+            None => (None, leftover),
+        };
         DeflateStream {
             inner,
-            codec: None,
+            codec,
             pass: PassThrough {
                 limit: max_frame_size,
                 header: HeaderAcc::default(),
@@ -676,14 +677,6 @@ impl<S> DeflateStream<S> {
                 failed: false,
             },
         }
-    }
-
-    /// A layer compressing and inflating with `codec`.
-    pub(crate) fn new(inner: S, codec: Box<Codec>) -> Self {
-        let limit = codec.max_frame_size;
-        let mut stream = DeflateStream::passive(inner, limit, Vec::new());
-        stream.codec = Some(codec);
-        stream
     }
 }
 
@@ -757,7 +750,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for DeflateStream<S> {
                     continue;
                 }
             }
-            if codec.rd_in_pos < codec.rd_in_len {
+            if codec.rd_in_pos < codec.rd_in.len() {
                 // defensive: input left, nothing moved
                 codec.rd_error = Some(DeflateError::InvalidData("frame parser stuck".into()));
                 continue;
@@ -766,7 +759,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for DeflateStream<S> {
                 return Poll::Ready(Ok(()));
             }
             codec.rd_in.clear();
-            codec.rd_in_len = 0;
             codec.rd_in_pos = 0;
             codec.rd_unmasked = 0;
             if buf.remaining() == 0 {
@@ -779,7 +771,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for DeflateStream<S> {
             let polled = Pin::new(&mut this.inner).poll_read(cx, &mut raw);
             let n = raw.filled().len();
             codec.rd_in.extend_from_slice(raw.filled());
-            codec.rd_in_len = n;
             ready!(polled)?;
             if n == 0 {
                 codec.rd_eof = true;

@@ -243,20 +243,16 @@ where
     let max_frame_size = config.max_frame_size.unwrap_or(usize::MAX);
     // the frame limit is the layer's (it can change on a live session), not tungstenite's
     let config = config.max_frame_size(None);
-    let transport = match &extensions.compression {
-        Some(negotiated) => {
-            let codec = Codec::new(
-                DeflateRole::Server,
-                negotiated,
-                &policy.compression,
-                max_frame_size,
-                config.max_message_size.unwrap_or(usize::MAX),
-            )
-            .with_leftover(leftover);
-            DeflateStream::new(stream, codec)
-        }
-        None => DeflateStream::passive(stream, max_frame_size, leftover),
-    };
+    let codec = extensions.compression.as_ref().map(|negotiated| {
+        Codec::new(
+            DeflateRole::Server,
+            negotiated,
+            &policy.compression,
+            max_frame_size,
+            config.max_message_size.unwrap_or(usize::MAX),
+        )
+    });
+    let transport = DeflateStream::new(stream, codec, max_frame_size, leftover);
     WebSocketStream::from_raw_socket(transport, Role::Server, Some(config)).await
 }
 
