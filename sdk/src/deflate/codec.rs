@@ -60,19 +60,26 @@ pub(crate) struct Deflater {
     window_bits: u8,
     no_context_takeover: bool,
     state: Option<Box<Compress>>,
-    /// With context takeover: what the peer's window holds.
-    history: History,
+    /// What the peer's window holds, kept only where the state may be released (context
+    /// takeover and an idle release configured): it costs a copy of every message.
+    history: Option<History>,
 }
 
 impl Deflater {
-    pub(crate) fn new(level: u32, window_bits: u8, no_context_takeover: bool) -> Self {
+    /// `releasable`: the state may be released when idle, so the window is kept.
+    pub(crate) fn new(
+        level: u32,
+        window_bits: u8,
+        no_context_takeover: bool,
+        releasable: bool,
+    ) -> Self {
         let window_bits = window_bits.clamp(9, 15);
         Deflater {
             level,
             window_bits,
             no_context_takeover,
             state: None,
-            history: History::new(window_bits),
+            history: (releasable && !no_context_takeover).then(|| History::new(window_bits)),
         }
     }
 
@@ -92,10 +99,10 @@ impl Deflater {
                     false,
                     self.window_bits,
                 ));
-                if !self.history.bytes.is_empty() {
+                if let Some(history) = self.history.as_mut().filter(|h| !h.bytes.is_empty()) {
                     // released while idle: the peer's window is the dictionary
                     state
-                        .set_dictionary(self.history.as_dictionary())
+                        .set_dictionary(history.as_dictionary())
                         .map_err(std::io::Error::other)?;
                 }
                 self.state.insert(state)
@@ -122,8 +129,8 @@ impl Deflater {
         }
         if self.no_context_takeover {
             self.state = None;
-        } else {
-            self.history.push(input);
+        } else if let Some(history) = &mut self.history {
+            history.push(input);
         }
         Ok(())
     }
@@ -133,9 +140,12 @@ impl Deflater {
         self.state.is_some()
     }
 
-    /// Frees the zlib state; the next message rebuilds it from the window.
+    /// Frees the zlib state when the next message can rebuild it from the window (kept only
+    /// when `releasable`); otherwise keeps it.
     pub(crate) fn release(&mut self) {
-        self.state = None;
+        if self.history.is_some() {
+            self.state = None;
+        }
     }
 }
 
@@ -146,12 +156,13 @@ pub(crate) struct Inflater {
     state: Option<Box<Decompress>>,
     /// The peer ended the deflate stream (BFINAL) inside the current message.
     ended: bool,
-    /// With context takeover: what the peer's compressor may refer back to.
-    history: History,
+    /// What the peer's compressor may refer back to, kept as the deflater's is.
+    history: Option<History>,
 }
 
 impl Inflater {
-    pub(crate) fn new(window_bits: u8, no_context_takeover: bool) -> Self {
+    /// `releasable`: the state may be released when idle, so the window is kept.
+    pub(crate) fn new(window_bits: u8, no_context_takeover: bool, releasable: bool) -> Self {
         // a larger window inflates anything a smaller one produced (8 included)
         let window_bits = window_bits.clamp(9, 15);
         Inflater {
@@ -159,7 +170,7 @@ impl Inflater {
             no_context_takeover,
             state: None,
             ended: false,
-            history: History::new(window_bits),
+            history: (releasable && !no_context_takeover).then(|| History::new(window_bits)),
         }
     }
 
@@ -178,10 +189,10 @@ impl Inflater {
             Some(state) => state,
             None => {
                 let mut state = Box::new(Decompress::new_with_window_bits(false, self.window_bits));
-                if !self.history.bytes.is_empty() {
+                if let Some(history) = self.history.as_mut().filter(|h| !h.bytes.is_empty()) {
                     // released while idle: the window the peer's next message may refer to
                     state
-                        .set_dictionary(self.history.as_dictionary())
+                        .set_dictionary(history.as_dictionary())
                         .map_err(|e| DeflateError::InvalidData(e.to_string()))?;
                 }
                 self.state.insert(state)
@@ -198,8 +209,8 @@ impl Inflater {
             (state.total_in() - in0) as usize,
             (state.total_out() - out0) as usize,
         );
-        if !self.no_context_takeover {
-            self.history.push(&out[..made]);
+        if let Some(history) = &mut self.history {
+            history.push(&out[..made]);
         }
         Ok((used, made))
     }
@@ -214,7 +225,9 @@ impl Inflater {
         if self.no_context_takeover || self.ended {
             self.state = None;
             // a final block ends the stream: the next message starts with an empty window
-            self.history.clear();
+            if let Some(history) = &mut self.history {
+                history.clear();
+            }
         }
         self.ended = false;
     }
@@ -224,9 +237,12 @@ impl Inflater {
         self.state.is_some()
     }
 
-    /// Frees the zlib state between messages; the next message rebuilds it from the window.
+    /// Frees the zlib state between messages when the next message can rebuild it from the
+    /// window (kept only when `releasable`); otherwise keeps it.
     pub(crate) fn release(&mut self) {
-        self.state = None;
+        if self.history.is_some() {
+            self.state = None;
+        }
     }
 }
 
@@ -255,8 +271,8 @@ mod tests {
     #[test]
     fn round_trip_with_and_without_context_takeover() {
         for (bits, reset) in [(9, false), (15, false), (9, true), (15, true)] {
-            let mut deflater = Deflater::new(6, bits, reset);
-            let mut inflater = Inflater::new(bits, reset);
+            let mut deflater = Deflater::new(6, bits, reset, false);
+            let mut inflater = Inflater::new(bits, reset, false);
             let message = br#"{"kind":"say","text":"hello hello hello hello hello"}"#.repeat(40);
             let mut sizes = Vec::new();
             for _ in 0..3 {
@@ -280,7 +296,7 @@ mod tests {
         for bits in [9, 12, 15] {
             let message = br#"{"kind":"say","text":"released and rebuilt from its window"}"#;
             // reference: one long-lived compressor
-            let mut kept = Deflater::new(1, bits, false);
+            let mut kept = Deflater::new(1, bits, false, false);
             let mut reference = Vec::new();
             for _ in 0..3 {
                 let mut wire = Vec::new();
@@ -288,8 +304,8 @@ mod tests {
                 reference.push(wire.len());
             }
             // both ends release their zlib state after every message
-            let mut deflater = Deflater::new(1, bits, false);
-            let mut inflater = Inflater::new(bits, false);
+            let mut deflater = Deflater::new(1, bits, false, true);
+            let mut inflater = Inflater::new(bits, false, true);
             let mut sizes = Vec::new();
             for _ in 0..3 {
                 let mut wire = Vec::new();
@@ -308,8 +324,8 @@ mod tests {
                 "{bits} bits: {sizes:?} vs {reference:?}"
             );
             // a peer that never released inflates the released side's messages too
-            let mut other = Inflater::new(bits, false);
-            let mut deflater = Deflater::new(1, bits, false);
+            let mut other = Inflater::new(bits, false, false);
+            let mut deflater = Deflater::new(1, bits, false, true);
             for round in 0..3 {
                 let mut wire = Vec::new();
                 let text = format!("{round} {}", String::from_utf8_lossy(message));
@@ -318,6 +334,26 @@ mod tests {
                 deflater.release();
             }
         }
+    }
+
+    #[test]
+    fn state_without_a_kept_window_is_not_released() {
+        let message = br#"{"kind":"say","text":"kept for the session's life"}"#;
+        let mut deflater = Deflater::new(1, 15, false, false);
+        let mut inflater = Inflater::new(15, false, false);
+        let mut sizes = Vec::new();
+        for _ in 0..2 {
+            let mut wire = Vec::new();
+            deflater.compress(message, &mut wire).unwrap();
+            sizes.push(wire.len());
+            assert_eq!(inflate_all(&mut inflater, &wire), message);
+            // nothing to rebuild from: releasing would break the peer's back-references
+            deflater.release();
+            inflater.release();
+            assert!(deflater.is_allocated() && inflater.is_allocated());
+        }
+        assert!(sizes[1] * 2 < sizes[0], "{sizes:?}");
+        assert!(deflater.history.is_none() && inflater.history.is_none());
     }
 
     #[test]
@@ -338,7 +374,7 @@ mod tests {
 
     #[test]
     fn corrupt_data_is_an_error() {
-        let mut inflater = Inflater::new(15, false);
+        let mut inflater = Inflater::new(15, false, false);
         let mut out = [0u8; 64];
         let err = inflater
             .inflate(&[0xff, 0xff, 0xff, 0xff], &mut out)

@@ -196,7 +196,8 @@ impl Compression {
     }
 
     /// How long a session may go without reading or writing before its compressor and
-    /// decompressor are freed; `None` keeps them for the session's life. A session with
+    /// decompressor are freed; `None` keeps them for the session's life (and saves keeping a
+    /// copy of each direction's window). A session with
     /// context takeover keeps each direction's window (the last `2^window_bits` bytes it
     /// compressed or inflated, at most 32 KiB) and rebuilds its state from it on the next
     /// message, so the ratio does not change and the peer cannot tell; only the rebuild costs

@@ -127,13 +127,14 @@ impl Codec {
                 p.client_no_context_takeover,
             ),
         };
+        let releasable = config.idle_release.is_some();
         Box::new(Codec {
             role,
             max_frame_size,
             max_message_size,
             threshold: config.threshold.max(1),
-            deflater: Deflater::new(config.level, ours.unwrap_or(15), our_reset),
-            inflater: Inflater::new(theirs.unwrap_or(15), their_reset),
+            deflater: Deflater::new(config.level, ours.unwrap_or(15), our_reset, releasable),
+            inflater: Inflater::new(theirs.unwrap_or(15), their_reset, releasable),
             rd_header: HeaderAcc::default(),
             rd_state: ReadState::Header,
             rd_in: Vec::new(),
