@@ -266,13 +266,10 @@ impl From<Utf8Bytes> for String {
     /// Free when `text` holds the only reference to a buffer that came from a `String` or a
     /// `Vec<u8>`; otherwise (a shared or static buffer, a slice of a larger one) one copy.
     fn from(text: Utf8Bytes) -> Self {
-        let bytes = text.into_bytes();
-        if !bytes.is_unique() {
-            return String::from_utf8_lossy(&bytes).into_owned();
-        }
-        // `Vec::from` takes the allocation over without a copy; the UTF-8 check cannot fail
-        // (the bytes came from a `Utf8Bytes`), and the lossy path keeps this free of `unwrap`
-        match String::from_utf8(Vec::from(bytes)) {
+        // `Vec::from` takes a unique allocation over and copies a shared one; the UTF-8 check
+        // cannot fail (the bytes came from a `Utf8Bytes`), and the lossy path keeps this free
+        // of `unwrap`
+        match String::from_utf8(Vec::from(text.into_bytes())) {
             Ok(text) => text,
             Err(error) => String::from_utf8_lossy(error.as_bytes()).into_owned(),
         }
