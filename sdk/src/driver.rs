@@ -1,8 +1,16 @@
-//! The driver: one task per session that owns the socket.
+//! The driver: the state machine that owns a session's socket, with a task of its own.
 //!
 //! It reads, writes, answers pings, runs the pinger, batches outgoing frames (write all that is
 //! queued, flush once) and carries out the close handshake. The session's handles talk to it
 //! over bounded channels, so liveness never depends on whether the application reads.
+//!
+//! The driver sits behind a lock ([`Core`]) so that the application's task can do its work
+//! when it is free ([`Drive`]): a receive that finds nothing queued reads the socket itself and
+//! then has the socket's read readiness wake it rather than the driver's task, and a reply is
+//! written and flushed at once. That takes the hop between tasks out of a request and its
+//! answer (BENCHMARKS.md finding 12). Every waker such a pass registers is still the driver
+//! task's, so whenever the application is not waiting (or stops), the task carries on as
+//! before.
 
 use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
@@ -33,7 +41,10 @@ use crate::deflate::Transport;
 use crate::error::{Chain, Error, ErrorKind};
 use crate::frame::{CloseCode, CloseReason, Frame, Utf8Bytes};
 use crate::settings::{MAX_WRITE_FRAME, Settings};
-use crate::shared::{Command, FRAME_LIMIT, LIVENESS, Shared, TERMINATE, incoming_cost};
+use crate::shared::{
+    Command, Drive, FRAME_LIMIT, Inline, LIVENESS, ROUTE_APP, ROUTE_HANDED, Shared, TERMINATE,
+    incoming_cost,
+};
 
 /// The most events handled in one wake-up before yielding to other tasks.
 const BUDGET: usize = 256;
@@ -135,6 +146,24 @@ pub(crate) struct Driver<S> {
     /// When the transport's idle memory (deflate state) is released if the session stays
     /// idle, and the transport's activity count that deadline was set for.
     idle_release: Option<(Instant, u64)>,
+    /// The driver task's waker, once the task has run: a pass run on the application's task
+    /// ([`Drive`]) registers it, so every source still wakes the driver.
+    task_waker: Option<std::task::Waker>,
+}
+
+/// The driver behind its lock: polled by its own task, and by the application's handles when
+/// it is free ([`Drive`]). `None` once the task has finished with it.
+pub(crate) struct Core<S> {
+    driver: std::sync::Mutex<Option<Driver<S>>>,
+    span: Span,
+}
+
+impl<S> Core<S> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Driver<S>>> {
+        self.driver
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// The pinger: when the next ping goes out and the pong it waits for.
@@ -152,6 +181,10 @@ struct Delivery {
     /// Items the application's full queue could not take yet, in order, and the wait for room.
     pending: VecDeque<Item>,
     reserve: Option<Reserve>,
+    /// Set while a pass runs on the application's task: the first item it reads goes to
+    /// `slot` (when nothing is queued before it), for the application to take as the pass ends.
+    slot_open: bool,
+    slot: Option<Item>,
     /// Resolves when the application dropped its `Receiver`.
     receiver_gone: oneshot::Receiver<()>,
     receiver_open: bool,
@@ -189,9 +222,31 @@ struct Writes {
     fragments: Option<Fragments>,
     /// Outgoing budget to give back at the end of this pass (written frames' costs).
     release: usize,
+    /// The waker the socket's write side gets (`signal`'s).
+    waker: std::task::Waker,
+    signal: Arc<WriteSignal>,
 }
 
-/// The socket's read-side waker: records that the socket woke the task, then wakes it.
+/// The socket's write-side waker: wakes the driver's task only while a write waits on the
+/// socket. (tokio-tungstenite wakes the write-side waker on read readiness too; read readiness
+/// has its own path, [`ReadSignal`], which a waiting application receive may take.)
+struct WriteSignal {
+    waiting: std::sync::atomic::AtomicBool,
+    shared: Arc<Shared>,
+}
+
+impl std::task::Wake for WriteSignal {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if self.waiting.load(Ordering::Acquire) {
+            self.shared.driver_waker.wake();
+        }
+    }
+}
+
 /// A large outgoing message, written as frames of at most `MAX_WRITE_FRAME` bytes.
 struct Fragments {
     payload: Bytes,
@@ -199,9 +254,13 @@ struct Fragments {
     written: usize,
 }
 
+/// The socket's read-side waker: records that the socket has something, then wakes the
+/// driver's task, or the application's receive that waits for it ([`ROUTE_APP`]).
 struct ReadSignal {
     ready: std::sync::atomic::AtomicBool,
     task: futures_util::task::AtomicWaker,
+    /// Where readiness goes: the driver's task, or an application receive waiting for it.
+    shared: Arc<Shared>,
 }
 
 impl std::task::Wake for ReadSignal {
@@ -211,7 +270,17 @@ impl std::task::Wake for ReadSignal {
 
     fn wake_by_ref(self: &Arc<Self>) {
         self.ready.store(true, Ordering::Release);
-        self.task.wake();
+        if self
+            .shared
+            .route
+            .compare_exchange(ROUTE_APP, ROUTE_HANDED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            // the receive runs the pass itself (or, dropped first, hands this to the task)
+            self.shared.app_waker.wake();
+        } else {
+            self.task.wake();
+        }
     }
 }
 
@@ -226,7 +295,7 @@ where
         shared: Arc<Shared>,
         channels: Channels,
         span: Span,
-    ) {
+    ) -> Arc<dyn Drive> {
         let now = Instant::now();
         let next_ping = if raw {
             None
@@ -236,6 +305,11 @@ where
         let read_signal = Arc::new(ReadSignal {
             ready: std::sync::atomic::AtomicBool::new(false),
             task: futures_util::task::AtomicWaker::new(),
+            shared: Arc::clone(&shared),
+        });
+        let write_signal = Arc::new(WriteSignal {
+            waiting: std::sync::atomic::AtomicBool::new(false),
+            shared: Arc::clone(&shared),
         });
         let driver = Driver {
             ws,
@@ -264,6 +338,8 @@ where
                 incoming: channels.incoming,
                 pending: VecDeque::new(),
                 reserve: None,
+                slot_open: false,
+                slot: None,
                 receiver_gone: channels.receiver_gone,
                 receiver_open: true,
             },
@@ -283,14 +359,47 @@ where
                 ready_pending: false,
                 fragments: None,
                 release: 0,
+                waker: std::task::Waker::from(Arc::clone(&write_signal)),
+                signal: write_signal,
             },
+            task_waker: None,
         };
-        tokio::spawn(driver.run().instrument(span));
+        let core = Arc::new(Core {
+            driver: std::sync::Mutex::new(Some(driver)),
+            span: span.clone(),
+        });
+        tokio::spawn(Self::run(Arc::clone(&core)).instrument(span));
+        core
     }
 
-    async fn run(mut self) {
+    async fn run(core: Arc<Core<S>>) {
         debug!("session open");
-        poll_fn(|cx| self.poll_drive(cx)).await;
+        let driver = poll_fn(|cx| {
+            let mut slot = core.lock();
+            let Some(driver) = slot.as_mut() else {
+                return Poll::Ready(None);
+            };
+            if !driver
+                .task_waker
+                .as_ref()
+                .is_some_and(|waker| waker.will_wake(cx.waker()))
+            {
+                driver.task_waker = Some(cx.waker().clone());
+            }
+            match driver.poll_drive(cx) {
+                Poll::Ready(()) => Poll::Ready(slot.take()),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await;
+        if let Some(driver) = driver {
+            driver.finish().await;
+        }
+    }
+
+    /// After the last pass: reports how the session ended, keeps what was never written, and
+    /// hands the application what it has not taken yet.
+    async fn finish(mut self) {
         let outcome = self
             .outcome
             .take()
@@ -415,7 +524,7 @@ where
                 self.fail_now(cx);
                 progress = true;
             }
-            self.poll_flush(cx);
+            self.poll_flush();
             progress |= self.poll_discard(cx);
             if !progress || budget == 1 {
                 // the timers matter once the busy sources are quiet (or the budget is spent)
@@ -456,6 +565,26 @@ where
                 return Poll::Pending;
             }
         }
+    }
+
+    /// Open with nothing under way but reading: no close, failure or request pending, nothing
+    /// held back for the application or waiting to be written. A quiet driver's only source
+    /// of work the task is not woken for is a socket it has stopped polling.
+    fn quiet(&self) -> bool {
+        self.phase == Phase::Open
+            && self.read.reading
+            && !self.read.discarding
+            && self.read.pongs_while_stalled == 0
+            && self.failing.is_none()
+            && self.close_requested.is_none()
+            && self.delivery.receiver_open
+            && self.delivery.pending.is_empty()
+            && self.delivery.reserve.is_none()
+            && !self.write.dirty
+            && self.write.fragments.is_none()
+            && self.write.write_stalled_since.is_none()
+            && self.shared.requests.load(Ordering::Acquire) == 0
+            && !self.reads_held_back()
     }
 
     /// Hands held-back items to the application as its queue makes room, in order.
@@ -522,6 +651,15 @@ where
         self.shared
             .incoming_bytes
             .fetch_add(incoming_cost(&item), Ordering::AcqRel);
+        if self.delivery.slot_open
+            && self.delivery.slot.is_none()
+            && !waiting
+            && self.delivery.incoming.capacity() == self.delivery.incoming.max_capacity()
+        {
+            // a pass on the application's task, nothing queued before: straight to it
+            self.delivery.slot = Some(item);
+            return;
+        }
         if waiting {
             self.delivery.pending.push_back(item);
         } else {
@@ -915,7 +1053,13 @@ where
     fn poll_commands(&mut self, cx: &mut Context<'_>, progress: &mut bool) -> bool {
         let mut drained = !self.commands_open && self.write.fragments.is_none();
         while (self.commands_open || self.write.fragments.is_some()) && self.phase == Phase::Open {
-            match Pin::new(&mut self.ws).poll_ready(cx) {
+            self.write.signal.waiting.store(true, Ordering::Release);
+            let mut write_cx = Context::from_waker(&self.write.waker);
+            let ready = Pin::new(&mut self.ws).poll_ready(&mut write_cx);
+            if ready.is_ready() {
+                self.write.signal.waiting.store(false, Ordering::Release);
+            }
+            match ready {
                 Poll::Pending => {
                     self.write.ready_pending = true;
                     self.write_stalled();
@@ -1052,11 +1196,17 @@ where
     }
 
     /// Flushes the write buffer once everything queued has been written into it.
-    fn poll_flush(&mut self, cx: &mut Context<'_>) {
+    fn poll_flush(&mut self) {
         if !self.write.dirty {
             return;
         }
-        match Pin::new(&mut self.ws).poll_flush(cx) {
+        self.write.signal.waiting.store(true, Ordering::Release);
+        let mut write_cx = Context::from_waker(&self.write.waker);
+        let flushed = Pin::new(&mut self.ws).poll_flush(&mut write_cx);
+        if flushed.is_ready() {
+            self.write.signal.waiting.store(false, Ordering::Release);
+        }
+        match flushed {
             Poll::Pending => self.write_stalled(),
             Poll::Ready(Ok(())) => {
                 self.write_progressed();
@@ -1099,6 +1249,12 @@ where
             }
             (Some(interval), None) => self.pinger.next_ping = Some(now + interval),
         }
+    }
+
+    /// The transport holds memory to release once idle, and no pass has set the deadline for
+    /// it (activity on the application's task, [`Drive`], does not run the timers).
+    fn release_unarmed(&self) -> bool {
+        self.idle_release.is_none() && self.ws.get_ref().idle_release().is_some()
     }
 
     /// When the transport releases its idle memory: `idle_release` after the last read or
@@ -1296,5 +1452,117 @@ fn to_message(frame: Frame) -> WsMessage {
         Frame::Pong(bytes) => WsMessage::Pong(bytes),
         Frame::Close(None) => WsMessage::Close(None),
         Frame::Close(Some(reason)) => close_message(&reason),
+    }
+}
+
+impl<S> Drive for Core<S>
+where
+    S: AsyncRead + AsyncWrite + Transport + Unpin + Send + 'static,
+{
+    fn receive_inline(&self) -> Inline {
+        let Ok(mut slot) = self.driver.try_lock() else {
+            return Inline::Busy;
+        };
+        let Some(driver) = slot.as_mut() else {
+            return Inline::Busy;
+        };
+        let Some(waker) = driver.task_waker.take() else {
+            return Inline::Busy;
+        };
+        let quiet = driver.quiet();
+        if quiet && driver.read.read_armed && !driver.read.read_signal.ready.load(Ordering::Acquire)
+        {
+            // nothing arrived since the socket's read waker was armed, and only the socket
+            // could have work for a quiet driver (every other source wakes its task)
+            driver.task_waker = Some(waker);
+            return Inline::Nothing;
+        }
+        let _entered = self.span.enter();
+        let mut cx = Context::from_waker(&waker);
+        driver.delivery.slot_open = true;
+        let done = if quiet {
+            // only the socket to read: what a pass would do first, without polling the rest
+            let pinger = driver.pinger.outstanding_ping.is_some();
+            for _ in 0..32 {
+                driver.read.read_pending = false;
+                if !driver.poll_read(&mut cx) {
+                    break;
+                }
+            }
+            if driver.write.dirty {
+                // a pong to send
+                driver.poll_flush();
+            }
+            if !driver.quiet()
+                || pinger != driver.pinger.outstanding_ping.is_some()
+                || driver.release_unarmed()
+            {
+                // what was read needs a whole pass (a close, an error, a full queue, a pong
+                // that moves the pinger's timer, deflate state to release once idle): the task
+                // runs one
+                waker.wake_by_ref();
+            }
+            false
+        } else {
+            driver.poll_drive(&mut cx).is_ready()
+        };
+        driver.delivery.slot_open = false;
+        let item = driver.delivery.slot.take();
+        if done {
+            // the task ends the session (its last pass returns at once)
+            waker.wake_by_ref();
+        }
+        driver.task_waker = Some(waker);
+        match item {
+            Some(item) => Inline::Item(item),
+            None => Inline::Nothing,
+        }
+    }
+
+    fn send_inline(&self, frame: Frame) -> Result<(), Frame> {
+        if frame.len() > MAX_WRITE_FRAME || !matches!(frame, Frame::Text(_) | Frame::Binary(_)) {
+            return Err(frame);
+        }
+        let Ok(mut slot) = self.driver.try_lock() else {
+            return Err(frame);
+        };
+        let Some(driver) = slot.as_mut() else {
+            return Err(frame);
+        };
+        if driver.phase != Phase::Open
+            || driver.close_requested.is_some()
+            || driver.failing.is_some()
+            || driver.write.dirty
+            || driver.write.fragments.is_some()
+            || driver.write.write_stalled_since.is_some()
+            || !driver.commands.is_empty()
+        {
+            return Err(frame);
+        }
+        let Some(waker) = driver.task_waker.take() else {
+            return Err(frame);
+        };
+        let _entered = self.span.enter();
+        let mut cx = Context::from_waker(&waker);
+        let message = to_message(frame);
+        trace!(
+            kind = message_kind(&message),
+            len = message.len(),
+            "sending"
+        );
+        if driver.write(message, &mut cx) {
+            driver.poll_flush();
+        }
+        if driver.write.dirty
+            || driver.phase != Phase::Open
+            || driver.outcome.is_some()
+            || driver.release_unarmed()
+        {
+            // the socket did not take it all (the task times the stall), the write failed, or
+            // deflate state is to be released once idle: the task carries on from here
+            waker.wake_by_ref();
+        }
+        driver.task_waker = Some(waker);
+        Ok(())
     }
 }

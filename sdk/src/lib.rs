@@ -151,7 +151,7 @@ where
     let (incoming_tx, incoming_rx) = mpsc::channel(settings.channel_capacity);
     let (guard_tx, guard_rx) = oneshot::channel();
     let shared = shared::Shared::new(handshake, Arc::clone(&settings));
-    driver::Driver::spawn(
+    let drive = driver::Driver::spawn(
         ws,
         settings,
         raw,
@@ -167,6 +167,7 @@ where
     Session::new(
         converter,
         shared,
+        drive,
         command_tx,
         control_tx,
         incoming_rx,

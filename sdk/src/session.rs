@@ -13,7 +13,7 @@ use typed_ws_converters::ContentConverter;
 use crate::error::{Error, Result};
 use crate::frame::{CloseReason, Frame};
 use crate::handshake::Handshake;
-use crate::shared::{Command, Shared, TERMINATE};
+use crate::shared::{Command, Drive, Inline, Shared, TERMINATE};
 use crate::typed::{self, ReceiveFrames, SendFrames, SessionHandle, SinkSlot, SplitFrames};
 
 /// Ktor's session controls, on [`Session`] and [`Sender`]: generated once.
@@ -62,8 +62,11 @@ macro_rules! live_methods {
 
 /// A live WebSocket session that sends and receives typed values through the converter `C`.
 ///
-/// One driver task owns the socket; the session talks to it over bounded queues, so pings are
+/// A driver task owns the socket; the session talks to it over bounded queues, so pings are
 /// answered, the pinger runs and close frames are handled whether or not you are reading.
+/// While you wait in a receive, or send a reply to what you received, your task does the
+/// driver's work itself when the driver is free, so a request and its answer cost no hop
+/// between tasks.
 /// A session is a [`Stream`](futures_core::Stream) of data frames and a [`Sink`](futures_util::Sink) of frames.
 /// [`split`](Session::split) it to send from many tasks while one task receives, or make it a
 /// [`TypedSession`](crate::TypedSession) with [`typed`](Session::typed) to send and receive
@@ -106,6 +109,7 @@ impl<C: ContentConverter> Session<C> {
     pub(crate) fn new(
         converter: Arc<C>,
         shared: Arc<Shared>,
+        drive: Arc<dyn Drive>,
         commands: mpsc::Sender<Command>,
         control: mpsc::Sender<CloseReason>,
         incoming: mpsc::Receiver<Result<Frame>>,
@@ -117,12 +121,14 @@ impl<C: ContentConverter> Session<C> {
                 control,
                 converter: Arc::clone(&converter),
                 shared: Arc::clone(&shared),
+                drive: Arc::clone(&drive),
                 sink: SinkSlot::default(),
             },
             receiver: Receiver {
                 incoming,
                 converter,
                 shared,
+                drive,
                 _guard: receiver_guard,
                 done: false,
             },
@@ -162,6 +168,14 @@ typed::delegate_sending!(Session, Sender);
 impl<C: ContentConverter> ReceiveFrames for Session<C> {
     fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame>>> {
         self.receiver.poll_frame(cx)
+    }
+
+    fn poll_frame_waiting(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame>>> {
+        self.receiver.poll_frame_waiting(cx)
+    }
+
+    fn stop_waiting(&self) {
+        self.receiver.stop_waiting();
     }
 
     fn frames_done(&self) -> bool {
@@ -230,6 +244,7 @@ pub struct Sender<C = crate::Json> {
     control: mpsc::Sender<CloseReason>,
     converter: Arc<C>,
     shared: Arc<Shared>,
+    drive: Arc<dyn Drive>,
     /// The send in flight when used as a `Sink` (not shared with clones).
     sink: SinkSlot,
 }
@@ -241,6 +256,7 @@ impl<C> Clone for Sender<C> {
             control: self.control.clone(),
             converter: Arc::clone(&self.converter),
             shared: Arc::clone(&self.shared),
+            drive: Arc::clone(&self.drive),
             sink: SinkSlot::default(),
         }
     }
@@ -337,6 +353,21 @@ impl<C: ContentConverter> SendFrames for Sender<C> {
         if self.shared.closing.load(Ordering::Acquire) {
             return Err(self.shared.closed_error().await);
         }
+        // a reply to what the application just took, with nothing more received waiting: written
+        // now, on this task. A stream of sends, or replies to requests still queued, go through
+        // the queue, so the driver batches them into one flush.
+        let reply = self.shared.replying.load(Ordering::Relaxed);
+        if reply {
+            self.shared.replying.store(false, Ordering::Relaxed);
+        }
+        let frame = if reply && self.shared.incoming_bytes.load(Ordering::Relaxed) == 0 {
+            match self.drive.send_inline(frame) {
+                Ok(()) => return Ok(()),
+                Err(frame) => frame,
+            }
+        } else {
+            frame
+        };
         let Some(permit) = self.budget(&frame).await else {
             return Err(self.shared.closed_error().await);
         };
@@ -377,6 +408,7 @@ pub struct Receiver<C = crate::Json> {
     incoming: mpsc::Receiver<Result<Frame>>,
     converter: Arc<C>,
     shared: Arc<Shared>,
+    drive: Arc<dyn Drive>,
     /// Dropped with the receiver: tells the driver nobody reads any more.
     _guard: oneshot::Sender<()>,
     /// Set once the queue has ended (`FusedStream`).
@@ -406,6 +438,50 @@ impl<C: ContentConverter> ReceiveFrames for Receiver<C> {
         let item = std::task::ready!(self.incoming.poll_recv(cx));
         self.done = item.is_none();
         Poll::Ready(self.shared.observe(item))
+    }
+
+    fn poll_frame_waiting(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame>>> {
+        // readiness handed to this receive: acted on below, by the pass or passed on
+        let handed = self.shared.take_route();
+        match self.incoming.try_recv() {
+            Ok(item) => {
+                if handed {
+                    self.shared.driver_waker.wake();
+                }
+                return Poll::Ready(self.shared.observe(Some(item)));
+            }
+            Err(mpsc::error::TryRecvError::Disconnected) => {
+                self.done = true;
+                return Poll::Ready(None);
+            }
+            Err(mpsc::error::TryRecvError::Empty) => {}
+        }
+        let armed = match self.drive.receive_inline() {
+            Inline::Item(item) => return Poll::Ready(self.shared.observe(Some(item))),
+            Inline::Nothing => true,
+            Inline::Busy => {
+                if handed {
+                    self.shared.driver_waker.wake();
+                }
+                false
+            }
+        };
+        if armed {
+            // the pass left the socket's read readiness armed: it wakes this task, which runs
+            // the next pass itself (the queue's waker below covers a pass of the driver's task)
+            self.shared.wait_for_readiness(cx.waker());
+        }
+        match self.poll_frame(cx) {
+            Poll::Ready(item) => {
+                self.shared.stop_waiting();
+                Poll::Ready(item)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn stop_waiting(&self) {
+        self.shared.stop_waiting();
     }
 
     fn frames_done(&self) -> bool {

@@ -21,6 +21,39 @@ pub(crate) enum Command {
     Flush(oneshot::Sender<()>),
 }
 
+/// What a pass of the driver run on the application's task produced
+/// ([`Drive::receive_inline`]).
+pub(crate) enum Inline {
+    /// The next received item, taken straight from the pass (it never entered the queue).
+    Item(Result<Frame>),
+    /// The pass ran and had nothing for the application: the socket's read readiness is
+    /// armed, so [`Shared::wait_for_readiness`] may route it to the application.
+    Nothing,
+    /// The driver is busy (its task is in a pass), not started yet, or finished: use the queue.
+    Busy,
+}
+
+/// The driver, as the application's handles reach it to do its work on their own task when
+/// it is free (one task hop fewer per message: BENCHMARKS.md finding 12). Everything the pass
+/// registers still wakes the driver's task, so a pass run here is, for the driver, only an
+/// extra poll.
+pub(crate) trait Drive: Send + Sync {
+    /// Runs the driver's pass on the caller's task if the driver is free (for a receive that
+    /// found its queue empty): only the socket's reads when nothing else is under way.
+    fn receive_inline(&self) -> Inline;
+
+    /// Writes and flushes `frame` now if the driver is free, nothing is queued before it and
+    /// the write buffer is empty; hands it back otherwise.
+    fn send_inline(&self, frame: Frame) -> std::result::Result<(), Frame>;
+}
+
+/// Read readiness goes to the driver's task.
+pub(crate) const ROUTE_DRIVER: u8 = 0;
+/// An application receive is waiting: read readiness wakes it, and it runs the pass.
+pub(crate) const ROUTE_APP: u8 = 1;
+/// Read readiness was handed to the waiting receive, which has not run the pass yet.
+pub(crate) const ROUTE_HANDED: u8 = 2;
+
 /// State shared by the driver and every handle of one session.
 pub(crate) struct Shared {
     /// Set once the session stops accepting frames (close started, failed or ended).
@@ -43,6 +76,14 @@ pub(crate) struct Shared {
     /// The driver's task: woken when the application takes received bytes or asks for
     /// something through `requests`.
     pub(crate) driver_waker: AtomicWaker,
+    /// Where the socket's read readiness goes ([`ROUTE_DRIVER`], [`ROUTE_APP`],
+    /// [`ROUTE_HANDED`]).
+    pub(crate) route: AtomicU8,
+    /// The application's receive waiting for read readiness (with [`ROUTE_APP`]).
+    pub(crate) app_waker: AtomicWaker,
+    /// The application took a received item since its last send: the next send may be
+    /// written at once (a reply), rather than queued for the driver to batch (a stream).
+    pub(crate) replying: AtomicBool,
     /// What the application asked of the driver outside the queues ([`TERMINATE`],
     /// [`LIVENESS`] bits), taken by the driver on its next pass.
     pub(crate) requests: AtomicU8,
@@ -89,6 +130,9 @@ impl Shared {
             incoming_bytes: AtomicUsize::new(0),
             driver_waker: AtomicWaker::new(),
             requests: AtomicU8::new(0),
+            route: AtomicU8::new(ROUTE_DRIVER),
+            app_waker: AtomicWaker::new(),
+            replying: AtomicBool::new(false),
             liveness: std::sync::Mutex::new(None),
             max_frame_size: AtomicUsize::new(settings.max_frame_size),
             settings,
@@ -126,10 +170,38 @@ impl Shared {
         }
     }
 
+    /// Read readiness wakes `waker` (an application receive that ran the driver's pass and
+    /// found nothing) instead of the driver's task, until the receive runs again or stops
+    /// waiting.
+    pub(crate) fn wait_for_readiness(&self, waker: &std::task::Waker) {
+        self.app_waker.register(waker);
+        self.route.store(ROUTE_APP, Ordering::Release);
+    }
+
+    /// The application's receive runs again: read readiness goes to the driver's task.
+    /// `true` if readiness was handed to the receive, which must now act on it (run the pass,
+    /// or pass it on with `driver_waker`).
+    pub(crate) fn take_route(&self) -> bool {
+        self.route.load(Ordering::Acquire) != ROUTE_DRIVER
+            && self.route.swap(ROUTE_DRIVER, Ordering::AcqRel) == ROUTE_HANDED
+    }
+
+    /// The application's receive stopped waiting (done, or dropped): read readiness goes to
+    /// the driver's task again, and readiness already handed over and not acted on is passed
+    /// to it.
+    pub(crate) fn stop_waiting(&self) {
+        if self.take_route() {
+            self.driver_waker.wake();
+        }
+    }
+
     /// Passes an item on to the application, giving its bytes back to the incoming budget and
     /// noting when it is the session-ending error.
     pub(crate) fn observe(&self, item: Option<Result<Frame>>) -> Option<Result<Frame>> {
         if let Some(item) = &item {
+            if item.is_ok() {
+                self.replying.store(true, Ordering::Relaxed);
+            }
             let cost = incoming_cost(item);
             let before = self.incoming_bytes.fetch_sub(cost, Ordering::AcqRel);
             if before >= self.settings.incoming_budget {

@@ -92,6 +92,17 @@ pub trait ReceiveFrames: SessionHandle {
     fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame>>>;
 
     #[doc(hidden)]
+    /// As `poll_frame`, for a receive that calls `stop_waiting` when it is dropped: it may run
+    /// the driver's pass on this task and have the socket's read readiness wake it.
+    fn poll_frame_waiting(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame>>> {
+        self.poll_frame(cx)
+    }
+
+    #[doc(hidden)]
+    /// A receive that polled with `poll_frame_waiting` ends.
+    fn stop_waiting(&self) {}
+
+    #[doc(hidden)]
     /// `true` once `poll_frame` returned `None`.
     fn frames_done(&self) -> bool;
 
@@ -139,10 +150,23 @@ pub(crate) fn decode<H: SessionHandle, T>(
 
 /// The next data frame, or the error that says the session has ended.
 pub(crate) async fn next_frame<R: ReceiveFrames>(receiver: &mut R) -> Result<Frame> {
-    match std::future::poll_fn(|cx| receiver.poll_frame(cx)).await {
+    match next_item(receiver).await {
         Some(item) => item,
         None => Err(receiver.closed_error().await),
     }
+}
+
+/// The next received item, `None` once the session has ended and everything was taken.
+pub(crate) async fn next_item<R: ReceiveFrames>(receiver: &mut R) -> Option<Result<Frame>> {
+    /// Stops the wait when the receive is dropped, done or not.
+    struct Waiting<'a, R: ReceiveFrames>(&'a mut R);
+    impl<R: ReceiveFrames> Drop for Waiting<'_, R> {
+        fn drop(&mut self) {
+            self.0.stop_waiting();
+        }
+    }
+    let waiting = Waiting(receiver);
+    std::future::poll_fn(|cx| waiting.0.poll_frame_waiting(cx)).await
 }
 
 /// The methods of every sending handle, generated once. Expands inside an
@@ -282,7 +306,7 @@ macro_rules! receive_methods {
         ///
         /// Cancel safe: if the future is dropped before it completes, no frame is lost.
         pub async fn receive(&mut self) -> Option<$crate::Result<$crate::Frame>> {
-            std::future::poll_fn(|cx| $crate::typed::ReceiveFrames::poll_frame(self, cx)).await
+            $crate::typed::next_item(self).await
         }
 
         /// Receives the next data frame and deserializes it with the session's converter.
