@@ -393,7 +393,8 @@ where
         })
         .await;
         if let Some(driver) = driver {
-            driver.finish().await;
+            // boxed: the task holds only the `Core` while the session is live (idle memory)
+            Box::pin(driver.finish()).await;
         }
     }
 
@@ -1251,10 +1252,14 @@ where
         }
     }
 
-    /// The transport holds memory to release once idle, and no pass has set the deadline for
-    /// it (activity on the application's task, [`Drive`], does not run the timers).
-    fn release_unarmed(&self) -> bool {
-        self.idle_release.is_none() && self.ws.get_ref().idle_release().is_some()
+    /// The transport holds memory to release once idle, and its deadline was not set after
+    /// its latest activity: activity on the application's task ([`Drive`]) does not run the
+    /// timers, so the task must, or the release would come up to twice `idle_release` late.
+    fn release_stale(&self) -> bool {
+        self.ws
+            .get_ref()
+            .idle_release()
+            .is_some_and(|(_, activity)| self.idle_release.is_none_or(|(_, seen)| seen != activity))
     }
 
     /// When the transport releases its idle memory: `idle_release` after the last read or
@@ -1495,7 +1500,7 @@ where
             }
             if !driver.quiet()
                 || pinger != driver.pinger.outstanding_ping.is_some()
-                || driver.release_unarmed()
+                || driver.release_stale()
             {
                 // what was read needs a whole pass (a close, an error, a full queue, a pong
                 // that moves the pinger's timer, deflate state to release once idle): the task
@@ -1556,7 +1561,7 @@ where
         if driver.write.dirty
             || driver.phase != Phase::Open
             || driver.outcome.is_some()
-            || driver.release_unarmed()
+            || driver.release_stale()
         {
             // the socket did not take it all (the task times the stall), the write failed, or
             // deflate state is to be released once idle: the task carries on from here
