@@ -1054,13 +1054,7 @@ where
     fn poll_commands(&mut self, cx: &mut Context<'_>, progress: &mut bool) -> bool {
         let mut drained = !self.commands_open && self.write.fragments.is_none();
         while (self.commands_open || self.write.fragments.is_some()) && self.phase == Phase::Open {
-            self.write.signal.waiting.store(true, Ordering::Release);
-            let mut write_cx = Context::from_waker(&self.write.waker);
-            let ready = Pin::new(&mut self.ws).poll_ready(&mut write_cx);
-            if ready.is_ready() {
-                self.write.signal.waiting.store(false, Ordering::Release);
-            }
-            match ready {
+            match self.poll_write_side(|ws, cx| ws.poll_ready(cx)) {
                 Poll::Pending => {
                     self.write.ready_pending = true;
                     self.write_stalled();
@@ -1196,18 +1190,29 @@ where
         }
     }
 
+    /// Polls the socket's write side with its own waker ([`WriteSignal`]), which wakes the
+    /// task only while this is pending.
+    fn poll_write_side<R>(
+        &mut self,
+        poll: impl FnOnce(Pin<&mut WebSocketStream<S>>, &mut Context<'_>) -> Poll<R>,
+    ) -> Poll<R> {
+        self.write.signal.waiting.store(true, Ordering::Release);
+        let polled = poll(
+            Pin::new(&mut self.ws),
+            &mut Context::from_waker(&self.write.waker),
+        );
+        if polled.is_ready() {
+            self.write.signal.waiting.store(false, Ordering::Release);
+        }
+        polled
+    }
+
     /// Flushes the write buffer once everything queued has been written into it.
     fn poll_flush(&mut self) {
         if !self.write.dirty {
             return;
         }
-        self.write.signal.waiting.store(true, Ordering::Release);
-        let mut write_cx = Context::from_waker(&self.write.waker);
-        let flushed = Pin::new(&mut self.ws).poll_flush(&mut write_cx);
-        if flushed.is_ready() {
-            self.write.signal.waiting.store(false, Ordering::Release);
-        }
-        match flushed {
+        match self.poll_write_side(|ws, cx| ws.poll_flush(cx)) {
             Poll::Pending => self.write_stalled(),
             Poll::Ready(Ok(())) => {
                 self.write_progressed();

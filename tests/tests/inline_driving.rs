@@ -10,15 +10,33 @@ use std::task::{Context, Wake, Waker};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
-use typed_ws::{Client, Frame};
+use typed_ws::{Client, Frame, Session};
 use typed_ws_tests::support::within;
 
 async fn listener() -> (TcpListener, String) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}/", listener.local_addr().unwrap());
     (listener, url)
+}
+
+/// A typed-ws client session (no pinger) and the hand-written tokio-tungstenite peer it is
+/// connected to.
+async fn connected() -> (Session, WebSocketStream<TcpStream>) {
+    let (listener, url) = listener().await;
+    let (peer_tx, peer_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+        let _ = peer_tx.send(ws);
+    });
+    let client = Client::builder().ping_interval(None).build();
+    let session = within("connect", client.web_socket_session(url))
+        .await
+        .unwrap();
+    (session, within("accept", peer_rx).await.unwrap())
 }
 
 /// Counts its wake-ups; never polls anything.
@@ -32,7 +50,7 @@ impl Wake for CountingWaker {
 }
 
 /// The peer's next message, which must be a pong (bounded wait).
-async fn next_pong(ws: &mut tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>) -> Vec<u8> {
+async fn next_pong(ws: &mut WebSocketStream<TcpStream>) -> Vec<u8> {
     within("pong", async {
         match ws.next().await {
             Some(Ok(Message::Pong(payload))) => payload.to_vec(),
@@ -45,18 +63,7 @@ async fn next_pong(ws: &mut tokio_tungstenite::WebSocketStream<tokio::net::TcpSt
 
 #[tokio::test]
 async fn readiness_handed_to_a_receive_that_is_dropped_goes_back_to_the_driver() {
-    let (listener, url) = listener().await;
-    let (peer_tx, peer_rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(async move {
-        let (tcp, _) = listener.accept().await.unwrap();
-        let ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
-        let _ = peer_tx.send(ws);
-    });
-    let client = Client::builder().ping_interval(None).build();
-    let mut session = within("connect", client.web_socket_session(url))
-        .await
-        .unwrap();
-    let mut peer = within("accept", peer_rx).await.unwrap();
+    let (mut session, mut peer) = connected().await;
     // a first frame, so the driver has run and the receive below takes the inline path
     peer.send(Message::text("first")).await.unwrap();
     assert_eq!(
@@ -93,18 +100,7 @@ async fn readiness_handed_to_a_receive_that_is_dropped_goes_back_to_the_driver()
 
 #[tokio::test]
 async fn a_waiting_receive_answers_pings_and_then_returns_the_data() {
-    let (listener, url) = listener().await;
-    let (peer_tx, peer_rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(async move {
-        let (tcp, _) = listener.accept().await.unwrap();
-        let ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
-        let _ = peer_tx.send(ws);
-    });
-    let client = Client::builder().ping_interval(None).build();
-    let mut session = within("connect", client.web_socket_session(url))
-        .await
-        .unwrap();
-    let mut peer = within("accept", peer_rx).await.unwrap();
+    let (mut session, mut peer) = connected().await;
     let receiving = tokio::spawn(async move {
         let frame = session.receive().await;
         (session, frame)
