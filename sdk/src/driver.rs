@@ -499,13 +499,7 @@ where
             progress |= self.poll_deliver(cx);
             if !read_idle {
                 // take what the socket has (up to a bound) before polling the other sources
-                for _ in 0..32 {
-                    self.read.read_pending = false;
-                    if !self.poll_read(cx) {
-                        break;
-                    }
-                    progress = true;
-                }
+                progress |= self.read_some(cx);
                 read_idle = self.read.read_pending;
             }
             progress |= self.poll_control(cx);
@@ -666,6 +660,20 @@ where
         } else {
             self.offer(item);
         }
+    }
+
+    /// Reads up to 32 frames, while the socket has them; `true` if any was read.
+    /// `read.read_pending` says whether the socket ran dry (its waker is armed).
+    fn read_some(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut read = false;
+        for _ in 0..32 {
+            self.read.read_pending = false;
+            if !self.poll_read(cx) {
+                break;
+            }
+            read = true;
+        }
+        read
     }
 
     /// Reads what the socket has while the application can take it (and always while
@@ -1493,12 +1501,7 @@ where
         let done = if quiet {
             // only the socket to read: what a pass would do first, without polling the rest
             let pinger = driver.pinger.outstanding_ping.is_some();
-            for _ in 0..32 {
-                driver.read.read_pending = false;
-                if !driver.poll_read(&mut cx) {
-                    break;
-                }
-            }
+            driver.read_some(&mut cx);
             if driver.write.dirty {
                 // a pong to send
                 driver.poll_flush();
